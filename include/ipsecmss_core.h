@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ipsecmss_core.h - the pure core of IPSECMSS
+ * The pure core of IPSECMSS
  *
  * Header-only, no kernel or libc dependency: the kernel target, the
  * iptables plugin, the unit tests and the fuzzer all include this file.
@@ -294,7 +294,7 @@ static inline int ipsecmss_esp_suite(unsigned int id,
 		  0, 16, 1 },
 	};
 
-	if (id == 0 || id >= sizeof(tab) / sizeof(tab[0]))
+	if (id == 0 || id >= sizeof(tab) / sizeof(*tab))
 		return -1;
 	*s = tab[id];
 	return 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * xt_ipsecmss.h - rule ABI shared by xt_ipsecmss.ko and libxt_IPSECMSS.so
+ * The rule ABI shared by xt_ipsecmss.ko and libxt_IPSECMSS.so
  *
  * Revision 0.  Every mode the target will ever have is already here, so
  * the blob never changes size.  Fields a mode does not use must be zero;

@@ -1,0 +1,737 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IPSECMSS: lower the TCP MSS of SYN and SYN-ACK segments
+ * so that full-size segments still fit after IPsec encapsulation.
+ *
+ * The option walk, the rewrite with its checksum update and the ESP
+ * arithmetic live in the pure core (include/ipsecmss_core.h); this file
+ * is the glue: it bounds the TCP header inside the skb, makes it
+ * writable only when a byte has to change, finds the path MTU for the
+ * derived modes, and keeps per-netns, per-CPU counters.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/skbuff.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/percpu.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/netfilter/x_tables.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/dst.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/xfrm.h>
+
+#include "xt_ipsecmss.h"
+#include "ipsecmss_core.h"
+
+#define IPSECMSS_VERSION "0.1.0"
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("The IPSECMSS developers");
+MODULE_DESCRIPTION("Xtables: clamp TCP MSS to what fits through IPsec");
+MODULE_VERSION(IPSECMSS_VERSION);
+MODULE_ALIAS("ipt_IPSECMSS");
+MODULE_ALIAS("ip6t_IPSECMSS");
+
+/* ---------------------------------------------------------------------
+ * Module parameters, checked on load and on every write under /sys.
+ */
+#define IPSECMSS_FLOOR_MIN	88	/* the stack's own TCP_MIN_MSS */
+
+static unsigned int min_mss_ipv4 __read_mostly = 536;
+static unsigned int min_mss_ipv6 __read_mostly = 1220;
+static bool insert_missing __read_mostly = true;
+static bool log_rewrites __read_mostly;
+
+static int ipsecmss_set_floor(const char *val, unsigned int max,
+			      const struct kernel_param *kp)
+{
+	unsigned int v;
+	int err;
+
+	err = kstrtouint(val, 0, &v);
+	if (err)
+		return err;
+	if (v < IPSECMSS_FLOOR_MIN || v > max) {
+		pr_err("%s=%u out of range %u..%u\n", kp->name, v,
+		       IPSECMSS_FLOOR_MIN, max);
+		return -ERANGE;
+	}
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
+static int ipsecmss_set_floor4(const char *val, const struct kernel_param *kp)
+{
+	return ipsecmss_set_floor(val, XT_IPSECMSS_MSS_MAX4, kp);
+}
+
+static int ipsecmss_set_floor6(const char *val, const struct kernel_param *kp)
+{
+	return ipsecmss_set_floor(val, XT_IPSECMSS_MSS_MAX6, kp);
+}
+
+static const struct kernel_param_ops ipsecmss_floor4_ops = {
+	.set = ipsecmss_set_floor4,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops ipsecmss_floor6_ops = {
+	.set = ipsecmss_set_floor6,
+	.get = param_get_uint,
+};
+
+module_param_cb(min_mss_ipv4, &ipsecmss_floor4_ops, &min_mss_ipv4, 0644);
+MODULE_PARM_DESC(min_mss_ipv4,
+		 "Floor for derived IPv4 MSS values (88..65495, default 536)");
+module_param_cb(min_mss_ipv6, &ipsecmss_floor6_ops, &min_mss_ipv6, 0644);
+MODULE_PARM_DESC(min_mss_ipv6,
+		 "Floor for derived IPv6 MSS values (88..65475, default 1220)");
+module_param(insert_missing, bool, 0644);
+MODULE_PARM_DESC(insert_missing,
+		 "Insert an MSS option into SYNs that have none (default Y)");
+module_param(log_rewrites, bool, 0644);
+MODULE_PARM_DESC(log_rewrites,
+		 "Log each rewrite, rate-limited, with old and new MSS (default N)");
+
+/* ---------------------------------------------------------------------
+ * Counters: per network namespace, per CPU on the packet path, summed
+ * when /proc/net/stat/ipsecmss is read.
+ */
+enum ipsecmss_counter {
+	IPSECMSS_C_REWRITTEN,
+	IPSECMSS_C_UNCHANGED,
+	IPSECMSS_C_INSERTED,
+	IPSECMSS_C_NO_MSS,
+	IPSECMSS_C_NOT_SYN,
+	IPSECMSS_C_FRAGMENT,
+	IPSECMSS_C_MALFORMED,
+	IPSECMSS_C_DROPPED,
+	IPSECMSS_C_AUTO_IPSEC,
+	IPSECMSS_C_AUTO_ROUTE,
+	IPSECMSS_C_AUTO_FAILED,
+	IPSECMSS_C_FALLBACK,
+	IPSECMSS_C_NUM,
+};
+
+static const char *const ipsecmss_counter_name[IPSECMSS_C_NUM] = {
+	[IPSECMSS_C_REWRITTEN]	 = "rewritten",
+	[IPSECMSS_C_UNCHANGED]	 = "unchanged",
+	[IPSECMSS_C_INSERTED]	 = "inserted",
+	[IPSECMSS_C_NO_MSS]	 = "no_mss",
+	[IPSECMSS_C_NOT_SYN]	 = "not_syn",
+	[IPSECMSS_C_FRAGMENT]	 = "fragment",
+	[IPSECMSS_C_MALFORMED]	 = "malformed",
+	[IPSECMSS_C_DROPPED]	 = "dropped",
+	[IPSECMSS_C_AUTO_IPSEC]	 = "auto_ipsec",
+	[IPSECMSS_C_AUTO_ROUTE]	 = "auto_route",
+	[IPSECMSS_C_AUTO_FAILED] = "auto_failed",
+	[IPSECMSS_C_FALLBACK]	 = "fallback",
+};
+
+struct ipsecmss_stats {
+	u64 c[IPSECMSS_C_NUM];
+};
+
+struct ipsecmss_net {
+	struct ipsecmss_stats __percpu *stats;
+};
+
+static unsigned int ipsecmss_net_id __read_mostly;
+
+static void ipsecmss_count(const struct net *net, enum ipsecmss_counter c)
+{
+	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+
+	this_cpu_inc(in->stats->c[c]);
+}
+
+static int ipsecmss_stat_show(struct seq_file *seq, void *v)
+{
+	struct ipsecmss_net *in = net_generic(seq_file_single_net(seq),
+					      ipsecmss_net_id);
+	u64 sum[IPSECMSS_C_NUM] = {};
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		const struct ipsecmss_stats *s = per_cpu_ptr(in->stats, cpu);
+
+		for (i = 0; i < IPSECMSS_C_NUM; i++)
+			sum[i] += READ_ONCE(s->c[i]);
+	}
+	for (i = 0; i < IPSECMSS_C_NUM; i++)
+		seq_printf(seq, "%s %llu\n", ipsecmss_counter_name[i], sum[i]);
+	return 0;
+}
+
+static int __net_init ipsecmss_net_init(struct net *net)
+{
+	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+
+	in->stats = alloc_percpu(struct ipsecmss_stats);
+	if (!in->stats)
+		return -ENOMEM;
+	if (!proc_create_net_single("ipsecmss", 0444, net->proc_net_stat,
+				    ipsecmss_stat_show, NULL)) {
+		free_percpu(in->stats);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void __net_exit ipsecmss_net_exit(struct net *net)
+{
+	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+
+	remove_proc_entry("ipsecmss", net->proc_net_stat);
+	free_percpu(in->stats);
+}
+
+static struct pernet_operations ipsecmss_net_ops = {
+	.init = ipsecmss_net_init,
+	.exit = ipsecmss_net_exit,
+	.id   = &ipsecmss_net_id,
+	.size = sizeof(struct ipsecmss_net),
+};
+
+/* ---------------------------------------------------------------------
+ * Path MTUs for the derived modes.
+ */
+
+/* plain (not IPsec-aware) route toward @daddr */
+static unsigned int ipsecmss_route_mtu(struct net *net, u8 family,
+				       const xfrm_address_t *daddr)
+{
+	struct dst_entry *dst = NULL;
+	unsigned int mtu = 0;
+	struct flowi fl;
+
+	memset(&fl, 0, sizeof(fl));
+	if (family == NFPROTO_IPV4)
+		fl.u.ip4.daddr = daddr->a4;
+	else
+		fl.u.ip6.daddr = daddr->in6;
+	if (nf_route(net, &dst, &fl, false, family) == 0 && dst) {
+		mtu = dst_mtu(dst);
+		dst_release(dst);
+	}
+	return mtu;
+}
+
+/* plain route back to the segment's source */
+static unsigned int ipsecmss_reverse_route_mtu(struct net *net,
+					       const struct sk_buff *skb,
+					       u8 family)
+{
+	xfrm_address_t a;
+
+	memset(&a, 0, sizeof(a));
+	if (family == NFPROTO_IPV4)
+		a.a4 = ip_hdr(skb)->saddr;
+	else
+		a.in6 = ipv6_hdr(skb)->saddr;
+	return ipsecmss_route_mtu(net, family, &a);
+}
+
+/* plain route MTU of the segment's own route, below any IPsec bundle */
+static unsigned int ipsecmss_forward_plain_mtu(const struct sk_buff *skb)
+{
+	const struct dst_entry *dst = skb_dst(skb);
+
+	return dst ? dst_mtu(xfrm_dst_path(dst)) : 0;
+}
+
+static unsigned int ipsecmss_min_nonzero(unsigned int a, unsigned int b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return min(a, b);
+}
+
+/* the underlay MTU the --esp and --overhead modes build on */
+static unsigned int ipsecmss_plain_mtu(struct net *net,
+				       const struct sk_buff *skb, u8 family)
+{
+	return ipsecmss_min_nonzero(ipsecmss_forward_plain_mtu(skb),
+				    ipsecmss_reverse_route_mtu(net, skb, family));
+}
+
+/*
+ * Reverse path MTU of a segment that came out of IPsec: the same SAs,
+ * applied outermost first, on top of the plain route toward the outer
+ * peer.  Taken from the skb's own secpath, so it never triggers an IKE
+ * negotiation, never blocks and is exact from the first SYN on, for
+ * policy-based tunnels and xfrm interfaces alike.
+ */
+static unsigned int ipsecmss_secpath_mtu(struct net *net,
+					 const struct sk_buff *skb)
+{
+#ifdef CONFIG_XFRM
+	const struct sec_path *sp = skb_sec_path(skb);
+	unsigned int mtu;
+	int i;
+
+	if (!sp || sp->len <= 0 || sp->len > XFRM_MAX_DEPTH)
+		return 0;
+	mtu = ipsecmss_route_mtu(net, sp->xvec[0]->props.family == AF_INET ?
+				 NFPROTO_IPV4 : NFPROTO_IPV6,
+				 &sp->xvec[0]->props.saddr);
+	for (i = 0; i < sp->len && mtu; i++) {
+		struct xfrm_state *x = sp->xvec[i];
+		u32 m;
+
+		if (x->props.mode != XFRM_MODE_TUNNEL &&
+		    x->props.mode != XFRM_MODE_TRANSPORT)
+			return 0;
+		m = xfrm_state_mtu(x, mtu);
+		mtu = (int)m > 0 ? m : 0;
+	}
+	return mtu;
+#else
+	return 0;
+#endif
+}
+
+/* ---------------------------------------------------------------------
+ * The target value for one segment, 0 when there is none.
+ */
+static unsigned int ipsecmss_floor(const struct xt_ipsecmss_tginfo *info,
+				   u8 family)
+{
+	if (info->min_mss)
+		return info->min_mss;
+	return family == NFPROTO_IPV4 ? READ_ONCE(min_mss_ipv4) :
+					READ_ONCE(min_mss_ipv6);
+}
+
+static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
+				      const struct xt_action_param *par)
+{
+	const struct dst_entry *dst = skb_dst(skb);
+	struct net *net = xt_net(par);
+	unsigned int fwd, rev;
+	bool ipsec = false;
+
+	fwd = dst ? dst_mtu(dst) : 0;
+	if (dst && dst->xfrm)
+		ipsec = true;
+	rev = ipsecmss_secpath_mtu(net, skb);
+	if (rev)
+		ipsec = true;
+	else
+		rev = ipsecmss_reverse_route_mtu(net, skb, xt_family(par));
+	if (fwd || rev)
+		ipsecmss_count(net, ipsec ? IPSECMSS_C_AUTO_IPSEC :
+					    IPSECMSS_C_AUTO_ROUTE);
+	return ipsecmss_min_nonzero(fwd, rev);
+}
+
+static unsigned int ipsecmss_target(struct sk_buff *skb,
+				    const struct xt_action_param *par)
+{
+	const struct xt_ipsecmss_tginfo *info = par->targinfo;
+	u8 family = xt_family(par);
+	unsigned int iph = family == NFPROTO_IPV4 ? sizeof(struct iphdr) :
+						    sizeof(struct ipv6hdr);
+	struct net *net = xt_net(par);
+	struct ipsecmss_esp_suite s;
+	unsigned int mtu, mss = 0;
+
+	switch (info->mode) {
+	case XT_IPSECMSS_MODE_SET:
+		return info->mss;
+	case XT_IPSECMSS_MODE_AUTO:
+		mtu = ipsecmss_auto_mtu(skb, par);
+		mss = ipsecmss_mss_for_mtu(mtu, iph);
+		if (!mss) {
+			ipsecmss_count(net, IPSECMSS_C_AUTO_FAILED);
+			if (!(info->flags & XT_IPSECMSS_F_FALLBACK))
+				return 0;
+			ipsecmss_count(net, IPSECMSS_C_FALLBACK);
+			return info->fallback_mss;
+		}
+		break;
+	case XT_IPSECMSS_MODE_OVERHEAD:
+		mtu = info->mtu ? info->mtu : ipsecmss_plain_mtu(net, skb, family);
+		if (mtu <= info->overhead)
+			return 0;
+		mss = ipsecmss_mss_for_mtu(mtu - info->overhead, iph);
+		break;
+	case XT_IPSECMSS_MODE_ESP: {
+		unsigned int outer = info->outer ? info->outer :
+				     (family == NFPROTO_IPV4 ? 4 : 6);
+
+		if (ipsecmss_esp_suite(info->suite, &s))
+			return 0;
+		mtu = info->mtu ? info->mtu : ipsecmss_plain_mtu(net, skb, family);
+		mtu = ipsecmss_esp_inner_mtu(mtu, &s, outer == 4 ? 20 : 40,
+					     info->flags & XT_IPSECMSS_F_NATT,
+					     info->flags & XT_IPSECMSS_F_TRANSPORT);
+		mss = ipsecmss_mss_for_mtu(mtu, iph);
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (!mss)
+		return 0;
+	return max(mss, ipsecmss_floor(info, family));
+}
+
+/* ---------------------------------------------------------------------
+ * The packet path.
+ */
+static void ipsecmss_log(const struct sk_buff *skb, u8 family,
+			 unsigned int old_mss, unsigned int new_mss)
+{
+	if (family == NFPROTO_IPV4)
+		net_info_ratelimited("%pI4 -> %pI4 MSS %u -> %u\n",
+				     &ip_hdr(skb)->saddr, &ip_hdr(skb)->daddr,
+				     old_mss, new_mss);
+	else
+		net_info_ratelimited("%pI6c -> %pI6c MSS %u -> %u\n",
+				     &ipv6_hdr(skb)->saddr,
+				     &ipv6_hdr(skb)->daddr, old_mss, new_mss);
+}
+
+static enum ipsecmss_csum_mode ipsecmss_csum_mode(const struct sk_buff *skb)
+{
+	return skb->ip_summed == CHECKSUM_PARTIAL ? IPSECMSS_CSUM_PARTIAL :
+						    IPSECMSS_CSUM_FULL;
+}
+
+/*
+ * The segment may grow: the IP header's own length agrees with the skb
+ * (no trailer, no jumbogram) and it is not the first of several fragments.
+ */
+static bool ipsecmss_can_grow(struct sk_buff *skb, u8 family)
+{
+	unsigned int off = 0;
+
+	if (family == NFPROTO_IPV4)
+		return ntohs(ip_hdr(skb)->tot_len) == skb->len &&
+		       !(ip_hdr(skb)->frag_off & htons(IP_MF | IP_OFFSET));
+	return ipv6_hdr(skb)->payload_len &&
+	       ntohs(ipv6_hdr(skb)->payload_len) + sizeof(struct ipv6hdr) ==
+	       skb->len &&
+	       ipv6_find_hdr(skb, &off, NEXTHDR_FRAGMENT, NULL, NULL) < 0;
+}
+
+/*
+ * A SYN without MSS option and without payload: the peer would assume
+ * 536 (IPv4) or 1220 (IPv6); make that explicit and no larger than the
+ * target.  Returns false when the segment is to be dropped.
+ */
+static bool ipsecmss_insert_mss(struct sk_buff *skb,
+				const struct xt_action_param *par,
+				unsigned int doff, unsigned int target)
+{
+	struct net *net = xt_net(par);
+	u8 family = xt_family(par);
+	unsigned int thoff = par->thoff, mss, len;
+	u8 *th;
+
+	if (!READ_ONCE(insert_missing) || skb->len != thoff + doff ||
+	    doff + IPSECMSS_OPTLEN_MSS > IPSECMSS_TCPHDR_MAX ||
+	    !ipsecmss_can_grow(skb, family)) {
+		ipsecmss_count(net, IPSECMSS_C_NO_MSS);
+		return true;
+	}
+	if (skb_ensure_writable(skb, skb->len))
+		return false;
+	if (skb_is_nonlinear(skb)) {
+		ipsecmss_count(net, IPSECMSS_C_NO_MSS);
+		return true;
+	}
+	if (skb_tailroom(skb) < IPSECMSS_OPTLEN_MSS &&
+	    pskb_expand_head(skb, 0, IPSECMSS_OPTLEN_MSS - skb_tailroom(skb),
+			     GFP_ATOMIC))
+		return false;
+
+	mss = min_t(unsigned int, target, family == NFPROTO_IPV4 ? 536 : 1220);
+	skb_put(skb, IPSECMSS_OPTLEN_MSS);
+	th = skb_network_header(skb) + thoff;
+	len = ipsecmss_insert(th, doff, mss, ipsecmss_csum_mode(skb));
+	if (len != doff + IPSECMSS_OPTLEN_MSS)
+		return false;	/* cannot happen: room was checked above */
+
+	if (family == NFPROTO_IPV4) {
+		struct iphdr *iph = ip_hdr(skb);
+		__be16 newlen = htons(ntohs(iph->tot_len) + IPSECMSS_OPTLEN_MSS);
+
+		csum_replace2(&iph->check, iph->tot_len, newlen);
+		iph->tot_len = newlen;
+	} else {
+		struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+		ip6h->payload_len = htons(ntohs(ip6h->payload_len) +
+					  IPSECMSS_OPTLEN_MSS);
+	}
+	/* the TCP checksum field is exact; the receive sum no longer is */
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+
+	ipsecmss_count(net, IPSECMSS_C_INSERTED);
+	if (READ_ONCE(log_rewrites))
+		ipsecmss_log(skb, family, 0, mss);
+	return true;
+}
+
+static unsigned int
+ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
+{
+	struct net *net = xt_net(par);
+	unsigned int thoff = par->thoff, doff, target, old_mss;
+	u8 buf[IPSECMSS_TCPHDR_MAX];
+	struct ipsecmss_walk w;
+	enum ipsecmss_result r;
+	const u8 *copy;
+	u8 *th;
+
+	if (par->fragoff) {
+		ipsecmss_count(net, IPSECMSS_C_FRAGMENT);
+		return XT_CONTINUE;
+	}
+
+	/* the fixed header first: most segments end here */
+	copy = skb_header_pointer(skb, thoff, IPSECMSS_TCPHDR_MIN, buf);
+	if (!copy)
+		goto malformed;
+	if (!(ipsecmss_flags(copy) & IPSECMSS_TCP_SYN)) {
+		ipsecmss_count(net, IPSECMSS_C_NOT_SYN);
+		return XT_CONTINUE;
+	}
+	doff = ipsecmss_doff(copy);
+	if (doff < IPSECMSS_TCPHDR_MIN || skb->len < thoff ||
+	    doff > skb->len - thoff)
+		goto malformed;
+	copy = skb_header_pointer(skb, thoff, doff, buf);
+	if (!copy)
+		goto malformed;
+
+	r = ipsecmss_walk(copy, doff, &w);
+	if (r == IPSECMSS_MALFORMED)
+		goto malformed;
+
+	target = ipsecmss_target(skb, par);
+	if (!target) {
+		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		return XT_CONTINUE;
+	}
+
+	if (r == IPSECMSS_NO_MSS) {
+		if (!ipsecmss_insert_mss(skb, par, doff, target))
+			goto drop;
+		return XT_CONTINUE;
+	}
+
+	if (w.max_mss <= target) {
+		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		return XT_CONTINUE;
+	}
+
+	if (skb_ensure_writable(skb, thoff + doff))
+		goto drop;
+	th = skb_network_header(skb) + thoff;
+	r = ipsecmss_clamp(th, doff, target, ipsecmss_csum_mode(skb), &old_mss);
+	if (r != IPSECMSS_REWRITTEN) {
+		/* cannot happen: the bytes are the ones just walked */
+		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		return XT_CONTINUE;
+	}
+	ipsecmss_count(net, IPSECMSS_C_REWRITTEN);
+	if (READ_ONCE(log_rewrites))
+		ipsecmss_log(skb, xt_family(par), old_mss, target);
+	return XT_CONTINUE;
+
+malformed:
+	ipsecmss_count(net, IPSECMSS_C_MALFORMED);
+drop:
+	ipsecmss_count(net, IPSECMSS_C_DROPPED);
+	return NF_DROP;
+}
+
+/* ---------------------------------------------------------------------
+ * Rule insertion: every field of the blob is checked.
+ */
+#define IPSECMSS_ROUTE_HOOKS ((1 << NF_INET_FORWARD) | \
+			      (1 << NF_INET_LOCAL_OUT) | \
+			      (1 << NF_INET_POST_ROUTING))
+
+static int ipsecmss_tg_check(const struct xt_tgchk_param *par)
+{
+	const struct xt_ipsecmss_tginfo *info = par->targinfo;
+	unsigned int mss_max = par->family == NFPROTO_IPV4 ?
+			       XT_IPSECMSS_MSS_MAX4 : XT_IPSECMSS_MSS_MAX6;
+	unsigned int iph = par->family == NFPROTO_IPV4 ? 20 : 40;
+	struct ipsecmss_esp_suite s;
+	bool needs_route = false;
+
+	if (info->reserved0 || info->reserved[0] || info->reserved[1]) {
+		pr_info_ratelimited("reserved fields must be zero\n");
+		return -EINVAL;
+	}
+	if (info->flags & ~XT_IPSECMSS_F_MASK) {
+		pr_info_ratelimited("unknown flags 0x%x\n", info->flags);
+		return -EINVAL;
+	}
+	if (info->min_mss && (info->min_mss < IPSECMSS_FLOOR_MIN ||
+			      info->min_mss > mss_max)) {
+		pr_info_ratelimited("min-mss %u out of range %u..%u\n",
+				    info->min_mss, IPSECMSS_FLOOR_MIN, mss_max);
+		return -ERANGE;
+	}
+	if (info->mtu && info->mtu < XT_IPSECMSS_MTU_MIN) {
+		pr_info_ratelimited("mtu %u below %u\n", info->mtu,
+				    XT_IPSECMSS_MTU_MIN);
+		return -ERANGE;
+	}
+
+	switch (info->mode) {
+	case XT_IPSECMSS_MODE_SET:
+		if (info->suite || info->outer || info->flags ||
+		    info->overhead || info->mtu || info->min_mss ||
+		    info->fallback_mss) {
+			pr_info_ratelimited("set-mss takes no other option\n");
+			return -EINVAL;
+		}
+		if (info->mss < XT_IPSECMSS_MSS_MIN || info->mss > mss_max) {
+			pr_info_ratelimited("set-mss %u out of range %u..%u\n",
+					    info->mss, XT_IPSECMSS_MSS_MIN,
+					    mss_max);
+			return -ERANGE;
+		}
+		break;
+	case XT_IPSECMSS_MODE_AUTO:
+		if (info->suite || info->outer || info->mss ||
+		    info->overhead || info->mtu ||
+		    (info->flags & ~XT_IPSECMSS_F_FALLBACK)) {
+			pr_info_ratelimited("auto takes only min-mss and fallback-mss\n");
+			return -EINVAL;
+		}
+		if (!!(info->flags & XT_IPSECMSS_F_FALLBACK) !=
+		    !!info->fallback_mss || info->fallback_mss > mss_max) {
+			pr_info_ratelimited("bad fallback-mss %u\n",
+					    info->fallback_mss);
+			return -EINVAL;
+		}
+		needs_route = true;
+		break;
+	case XT_IPSECMSS_MODE_OVERHEAD:
+		if (info->suite || info->outer || info->flags || info->mss ||
+		    info->fallback_mss || !info->overhead) {
+			pr_info_ratelimited("overhead takes only mtu and min-mss\n");
+			return -EINVAL;
+		}
+		if (info->mtu &&
+		    (info->mtu <= info->overhead ||
+		     !ipsecmss_mss_for_mtu(info->mtu - info->overhead, iph))) {
+			pr_info_ratelimited("overhead %u does not fit mtu %u\n",
+					    info->overhead, info->mtu);
+			return -EINVAL;
+		}
+		needs_route = !info->mtu;
+		break;
+	case XT_IPSECMSS_MODE_ESP:
+		if (info->mss || info->overhead || info->fallback_mss ||
+		    (info->flags & XT_IPSECMSS_F_FALLBACK) ||
+		    (info->outer != XT_IPSECMSS_OUTER_RULE &&
+		     info->outer != XT_IPSECMSS_OUTER_IPV4 &&
+		     info->outer != XT_IPSECMSS_OUTER_IPV6)) {
+			pr_info_ratelimited("bad esp options\n");
+			return -EINVAL;
+		}
+		if (ipsecmss_esp_suite(info->suite, &s)) {
+			pr_info_ratelimited("unknown esp suite %u\n",
+					    info->suite);
+			return -EINVAL;
+		}
+		if (info->mtu) {
+			unsigned int outer = info->outer ? info->outer :
+				(par->family == NFPROTO_IPV4 ? 4 : 6);
+			unsigned int in;
+
+			in = ipsecmss_esp_inner_mtu(info->mtu, &s,
+						    outer == 4 ? 20 : 40,
+						    info->flags & XT_IPSECMSS_F_NATT,
+						    info->flags & XT_IPSECMSS_F_TRANSPORT);
+			if (!ipsecmss_mss_for_mtu(in, iph)) {
+				pr_info_ratelimited("esp overhead does not fit mtu %u\n",
+						    info->mtu);
+				return -EINVAL;
+			}
+		}
+		needs_route = !info->mtu;
+		break;
+	default:
+		pr_info_ratelimited("unknown mode %u\n", info->mode);
+		return -EINVAL;
+	}
+
+	if (needs_route && (par->hook_mask & ~IPSECMSS_ROUTE_HOOKS)) {
+		pr_info_ratelimited("a route-derived MSS needs FORWARD, OUTPUT or POSTROUTING\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct xt_target ipsecmss_tg_reg[] __read_mostly = {
+	{
+		.name		= "IPSECMSS",
+		.revision	= 0,
+		.family		= NFPROTO_IPV4,
+		.proto		= IPPROTO_TCP,
+		.target		= ipsecmss_tg,
+		.checkentry	= ipsecmss_tg_check,
+		.targetsize	= sizeof(struct xt_ipsecmss_tginfo),
+		.me		= THIS_MODULE,
+	},
+	{
+		.name		= "IPSECMSS",
+		.revision	= 0,
+		.family		= NFPROTO_IPV6,
+		.proto		= IPPROTO_TCP,
+		.target		= ipsecmss_tg,
+		.checkentry	= ipsecmss_tg_check,
+		.targetsize	= sizeof(struct xt_ipsecmss_tginfo),
+		.me		= THIS_MODULE,
+	},
+};
+
+static int __init ipsecmss_tg_init(void)
+{
+	int err;
+
+	BUILD_BUG_ON(sizeof(struct xt_ipsecmss_tginfo) !=
+		     XT_IPSECMSS_TGINFO_SIZE);
+
+	err = register_pernet_subsys(&ipsecmss_net_ops);
+	if (err)
+		return err;
+	err = xt_register_targets(ipsecmss_tg_reg, ARRAY_SIZE(ipsecmss_tg_reg));
+	if (err)
+		unregister_pernet_subsys(&ipsecmss_net_ops);
+	return err;
+}
+
+static void __exit ipsecmss_tg_exit(void)
+{
+	xt_unregister_targets(ipsecmss_tg_reg, ARRAY_SIZE(ipsecmss_tg_reg));
+	unregister_pernet_subsys(&ipsecmss_net_ops);
+}
+
+module_init(ipsecmss_tg_init);
+module_exit(ipsecmss_tg_exit);
