@@ -56,3 +56,10 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	rm -f libxt_IPSECMSS.so
 	rm -rf tests/build
+
+print-kdir:
+	@echo $(KDIR)
+
+# sparse, checkpatch --strict, cppcheck
+lint:
+	@tests/lint.sh

@@ -33,6 +33,7 @@
 
 #include "xt_ipsecmss.h"
 #include "ipsecmss_core.h"
+#include "ipsecmss_compat.h"
 
 #define IPSECMSS_VERSION "0.1.0"
 
@@ -305,6 +306,46 @@ static unsigned int ipsecmss_secpath_mtu(struct net *net,
 #endif
 }
 
+/*
+ * Forward path MTU of a segment routed into an xfrm interface: the
+ * interface's own MTU (1500 unless the operator lowered it) says nothing
+ * of the SA behind it, so resolve the bundle the way the interface's
+ * transmit path will, a moment later, and take its MTU.
+ */
+static unsigned int ipsecmss_xfrmi_mtu(struct sk_buff *skb, u8 family)
+{
+#if IS_ENABLED(CONFIG_XFRM_INTERFACE)
+	struct dst_entry *dst = skb_dst(skb), *bundle;
+	const struct net_device *dev = dst ? dst->dev : NULL;
+	const struct xfrm_if *xi;
+	unsigned int mtu = 0;
+	struct flowi fl;
+
+	if (!dev || !dev->rtnl_link_ops ||
+	    strcmp(dev->rtnl_link_ops->kind, "xfrm"))
+		return 0;
+	xi = netdev_priv(dev);
+	if (xi->p.collect_md)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	if (ipsecmss_decode_session(dev_net(dev), skb, &fl,
+				    family == NFPROTO_IPV4 ? AF_INET : AF_INET6))
+		return 0;
+	fl.flowi_oif = xi->p.link;
+	dst_hold(dst);
+	bundle = xfrm_lookup_with_ifid(xi->net, dst, &fl, NULL, 0,
+				       xi->p.if_id);
+	if (IS_ERR(bundle))
+		return 0;
+	if (bundle->xfrm && bundle->xfrm->if_id == xi->p.if_id)
+		mtu = dst_mtu(bundle);
+	dst_release(bundle);
+	return mtu;
+#else
+	return 0;
+#endif
+}
+
 /* ---------------------------------------------------------------------
  * The target value for one segment, 0 when there is none.
  */
@@ -326,8 +367,16 @@ static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 	bool ipsec = false;
 
 	fwd = dst ? dst_mtu(dst) : 0;
-	if (dst && dst->xfrm)
+	if (dst && dst->xfrm) {
 		ipsec = true;
+	} else if (dst) {
+		unsigned int m = ipsecmss_xfrmi_mtu(skb, xt_family(par));
+
+		if (m) {
+			fwd = min(fwd, m);
+			ipsec = true;
+		}
+	}
 	rev = ipsecmss_secpath_mtu(net, skb);
 	if (rev)
 		ipsec = true;

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel compatibility for xt_ipsecmss.  Built and tested: Debian's 6.1
+ * (generic, cloud, rt).  The floor is 5.10, the oldest long-term kernel
+ * still maintained; every gate below names the change that forced it.
+ */
+#ifndef _IPSECMSS_COMPAT_H
+#define _IPSECMSS_COMPAT_H
+
+#include <linux/version.h>
+#include <net/xfrm.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
+#error "xt_ipsecmss needs Linux 5.10 or later"
+#endif
+
+/*
+ * v6.7, "xfrm: pass struct net to xfrm_decode_session wrappers": the
+ * decoder takes the namespace (for the flow dissector's netns).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define ipsecmss_decode_session(net, skb, fl, family) \
+	xfrm_decode_session(net, skb, fl, family)
+#else
+#define ipsecmss_decode_session(net, skb, fl, family) \
+	xfrm_decode_session(skb, fl, family)
+#endif
+
+#endif /* _IPSECMSS_COMPAT_H */
