@@ -43,6 +43,7 @@ MODULE_DESCRIPTION("Xtables: clamp TCP MSS to what fits through IPsec");
 MODULE_VERSION(IPSECMSS_VERSION);
 MODULE_ALIAS("ipt_IPSECMSS");
 MODULE_ALIAS("ip6t_IPSECMSS");
+MODULE_ALIAS("xt_IPSECMSS");
 
 /* ---------------------------------------------------------------------
  * Module parameters, checked on load and on every write under /sys.
@@ -680,8 +681,12 @@ static int ipsecmss_tg_check(const struct xt_tgchk_param *par)
 		needs_route = true;
 		break;
 	case XT_IPSECMSS_MODE_OVERHEAD:
+		if (!info->overhead) {
+			pr_info_ratelimited("overhead must be at least 1\n");
+			return -EINVAL;
+		}
 		if (info->suite || info->outer || info->flags || info->mss ||
-		    info->fallback_mss || !info->overhead) {
+		    info->fallback_mss) {
 			pr_info_ratelimited("overhead takes only mtu and min-mss\n");
 			return -EINVAL;
 		}
@@ -701,6 +706,12 @@ static int ipsecmss_tg_check(const struct xt_tgchk_param *par)
 		     info->outer != XT_IPSECMSS_OUTER_IPV4 &&
 		     info->outer != XT_IPSECMSS_OUTER_IPV6)) {
 			pr_info_ratelimited("bad esp options\n");
+			return -EINVAL;
+		}
+		/* transport mode keeps the packet's own IP header */
+		if ((info->flags & XT_IPSECMSS_F_TRANSPORT) && info->outer &&
+		    info->outer != (par->family == NFPROTO_IPV4 ? 4 : 6)) {
+			pr_info_ratelimited("transport mode: outer family must be the rule's\n");
 			return -EINVAL;
 		}
 		if (ipsecmss_esp_suite(info->suite, &s)) {

@@ -117,15 +117,26 @@ static inline unsigned int ipsecmss_csum_adjust(unsigned int hc,
 static inline void ipsecmss_write16(unsigned char *th, unsigned int off,
 				    unsigned int v, enum ipsecmss_csum_mode mode)
 {
-	unsigned int start = off & ~1u;
-	unsigned int len = (off & 1) ? 4 : 2;
 	unsigned int m_old, m_new;
 
-	m_old = ipsecmss_sum(th + start, len, 0);
+	/*
+	 * The checksum delta needs only the two changed bytes, each in its
+	 * place within a 16-bit word: at an even offset they form one word;
+	 * at an odd one th[off] is the low byte of one word and th[off + 1]
+	 * the high byte of the next.  No neighbouring byte is read, so an
+	 * MSS option ending at the header's last byte stays inside it.
+	 */
+	if (off & 1)
+		m_old = th[off] | ((unsigned int)th[off + 1] << 8);
+	else
+		m_old = ipsecmss_get16(th + off);
 	ipsecmss_put16(th + off, v);
 	if (mode != IPSECMSS_CSUM_FULL)
 		return;
-	m_new = ipsecmss_sum(th + start, len, 0);
+	if (off & 1)
+		m_new = th[off] | ((unsigned int)th[off + 1] << 8);
+	else
+		m_new = ipsecmss_get16(th + off);
 	ipsecmss_put16(th + IPSECMSS_TCP_CSUM_OFF,
 		       ipsecmss_csum_adjust(ipsecmss_get16(th + IPSECMSS_TCP_CSUM_OFF),
 					    m_old, m_new));
