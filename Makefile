@@ -60,6 +60,112 @@ clean:
 print-kdir:
 	@echo $(KDIR)
 
+# libFuzzer over the pure core; FUZZ_SECONDS bounds the run
+FUZZ_SECONDS ?= 300
+fuzz:
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # sparse, checkpatch --strict, cppcheck
 lint:
 	@tests/lint.sh
+
+# --- installation (packaging) ---
+#
+#   make install / uninstall   the module (+ depmod), the plugin, the man page;
+#                              DESTDIR honoured (no depmod into a DESTDIR)
+#   make dkms-install          the module's source under /usr/src, registered
+#   make dkms-uninstall        with DKMS, built and installed for DKMS_KVER
+#   make deb                   xt-ipsecmss-dkms and xtables-ipsecmss .debs,
+#                              built from a clean copy, into tests/build/deb/
+#   make check-packaging       host checks (lintian, contents, man page, DKMS
+#                              build), then tests/packaging/vm-*.sh in the VM
+
+PKG_NAME    := xt-ipsecmss
+PKG_VERSION := $(shell sed -n 's/^.define IPSECMSS_VERSION "\([^"]*\)"$$/\1/p' xt_ipsecmss.c)
+# The kernel the module is built for is the one KDIR holds headers of, which
+# is not the running one where `uname -r` has no headers (a test box): install
+# for that one, never for `uname -r` by accident.
+MOD_KVER    = $(or $(shell sed -n 's/^.define UTS_RELEASE "\(.*\)"$$/\1/p' \
+                  $(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(KVER))
+MODDIR      ?= /lib/modules/$(MOD_KVER)/updates
+DKMS_KVER   ?= $(MOD_KVER)
+DKMS_SRC    := /usr/src/$(PKG_NAME)-$(PKG_VERSION)
+DKMS_MV     := -m $(PKG_NAME) -v $(PKG_VERSION)
+INSTALLED   = $(DESTDIR)$(MODDIR)/xt_ipsecmss.ko \
+              $(DESTDIR)$(XTLIBDIR)/libxt_IPSECMSS.so \
+              $(DESTDIR)$(MANDIR)/man8/ipsecmss.8
+
+.PHONY: deb check-packaging
+
+install: all
+	@built=$$(modinfo -F vermagic xt_ipsecmss.ko | cut -d' ' -f1); \
+	if [ "$$built" != "$(MOD_KVER)" ]; then \
+		echo "make install: xt_ipsecmss.ko is built for '$$built', KDIR ($(KDIR)) is $(MOD_KVER): make clean first" >&2; \
+		exit 1; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		for f in $(INSTALLED); do \
+			if p=$$(dpkg-query -S "$$f" 2>/dev/null); then \
+				echo "make install: $$f belongs to package $${p%%:*}; remove that first" >&2; \
+				exit 1; \
+			fi; \
+		done; \
+	fi
+	install -D -m 0644 xt_ipsecmss.ko $(DESTDIR)$(MODDIR)/xt_ipsecmss.ko
+	install -D -m 0644 libxt_IPSECMSS.so $(DESTDIR)$(XTLIBDIR)/libxt_IPSECMSS.so
+	install -D -m 0644 ipsecmss.8 $(DESTDIR)$(MANDIR)/man8/ipsecmss.8
+	$(if $(DESTDIR),@echo "DESTDIR set: not running depmod $(MOD_KVER)",depmod -a $(MOD_KVER))
+
+uninstall:
+	rm -f $(INSTALLED)
+	-@rmdir $(DESTDIR)$(MODDIR) 2>/dev/null || true
+	$(if $(DESTDIR),@echo "DESTDIR set: not running depmod $(MOD_KVER)",depmod -a $(MOD_KVER))
+
+# dkms.conf builds with kbuild against DKMS's ${kernel_source_dir}: only the
+# kbuild sources go under /usr/src, not this Makefile.
+dkms-install:
+	@command -v dkms >/dev/null || { echo "make dkms-install: dkms is not installed (apt-get install dkms)" >&2; exit 1; }
+	@grep -q '^PACKAGE_VERSION="$(PKG_VERSION)"$$' dkms.conf || { echo "make dkms-install: dkms.conf's PACKAGE_VERSION is not $(PKG_VERSION) (xt_ipsecmss.c)" >&2; exit 1; }
+	@if p=$$(dpkg-query -S $(DKMS_SRC) 2>/dev/null); then \
+		echo "make dkms-install: $(DKMS_SRC) belongs to package $${p%%:*}; remove that first" >&2; exit 1; \
+	fi
+	@test -d /lib/modules/$(DKMS_KVER)/build || { echo "make dkms-install: no headers for $(DKMS_KVER) (install linux-headers-$(DKMS_KVER), or pass DKMS_KVER=)" >&2; exit 1; }
+	if [ -n "$$(dkms status $(DKMS_MV))" ]; then dkms remove $(DKMS_MV) --all; fi
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/include
+	install -m 0644 dkms.conf Kbuild xt_ipsecmss.c $(DKMS_SRC)/
+	install -m 0644 $(wildcard include/*.h) $(DKMS_SRC)/include/
+	dkms add $(DKMS_MV)
+	dkms build $(DKMS_MV) -k $(DKMS_KVER)
+	dkms install $(DKMS_MV) -k $(DKMS_KVER)
+
+dkms-uninstall:
+	@command -v dkms >/dev/null || { echo "make dkms-uninstall: dkms is not installed" >&2; exit 1; }
+	@if p=$$(dpkg-query -S $(DKMS_SRC) 2>/dev/null); then \
+		echo "make dkms-uninstall: $(DKMS_SRC) belongs to package $${p%%:*}; use dpkg -r" >&2; exit 1; \
+	fi
+	if [ -n "$$(dkms status $(DKMS_MV))" ]; then dkms remove $(DKMS_MV) --all; fi
+	rm -rf $(DKMS_SRC)
+
+deb:
+	@tests/packaging/build-deb.sh
+
+check-packaging:
+	@tests/packaging/check.sh
+
+# --- sanitizer kernel ---
+#
+#   make sanitized-kernel  build (once; cached in $IPSECMSS_CACHE, default
+#                          /var/cache/ipsecmss/sanitized) Debian's 6.1 with
+#                          tests/sanitized/kernel.config: KASAN, UBSAN,
+#                          kmemleak, lockdep, DEBUG_ATOMIC_SLEEP
+#   make check-sanitized   that kernel, the module built against it, and the
+#                          packet-path suites run on it in the VM; any
+#                          sanitizer report or module leak fails
+.PHONY: sanitized-kernel check-sanitized
+
+sanitized-kernel:
+	@tests/sanitized/build.sh
+
+check-sanitized: plugin
+	@tests/sanitized/check.sh

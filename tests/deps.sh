@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Make sure everything the build and the tests need is installed (Debian 12).
+# Quiet when all is there.  As root, installs what is missing; otherwise
+# prints the apt-get line to run and exits 1.
+
+set -eu
+
+# package  probe (a command that succeeds when it is usable even if the
+# package itself is not registered with dpkg, e.g. built from source)
+deps=(
+	"qemu-system-x86|command -v qemu-system-x86_64"
+	"linux-image-amd64|ls /boot/vmlinuz-*"
+	"linux-headers-amd64|ls -d /lib/modules/*/build/include"
+	# the dynamic busybox package cannot go into the VM's initramfs
+	"busybox-static|ldd \"\$(command -v busybox)\" 2>&1 | grep -q 'not a dynamic'"
+	"kmod|command -v modprobe && command -v insmod"
+	"iptables|command -v iptables"
+	"libxtables-dev|pkg-config --exists xtables"
+	"iproute2|ip -V | grep -q iproute2"
+	"tcpdump|command -v tcpdump"
+	"python3|command -v python3"
+	"pkg-config|command -v pkg-config"
+	"gcc|command -v gcc"
+	"make|command -v make"
+	"libc6-dev|test -e /usr/include/stdio.h"
+	"cpio|command -v cpio"
+	"clang|command -v clang"
+	"sparse|command -v sparse"
+	"linux-source-6.1|ls /usr/src/linux-source-6.1.tar.*"
+	"iperf3|command -v iperf3"
+	"nftables|command -v nft"
+	"cppcheck|command -v cppcheck"
+	# packaging (make deb, make check-packaging)
+	"dkms|command -v dkms"
+	"debhelper|command -v dh"
+	"dh-dkms|test -e /usr/share/perl5/Debian/Debhelper/Sequence/dkms.pm"
+	"dpkg-dev|command -v dpkg-buildpackage"
+	"lintian|command -v lintian"
+	"man-db|command -v man"
+	"groff|command -v groff"
+	# the sanitizer kernel (make check-sanitized)
+	"flex|command -v flex"
+	"bison|command -v bison"
+	"bc|command -v bc"
+	"libelf-dev|test -e /usr/include/gelf.h"
+	"libssl-dev|test -e /usr/include/openssl/ssl.h"
+	"xz-utils|command -v xz"
+)
+
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed'
+}
+
+find_missing() {
+	local d pkg probe
+	missing=()
+	for d in "${deps[@]}"; do
+		pkg=${d%%|*} probe=${d#*|}
+		installed "$pkg" && continue
+		bash -c "$probe" >/dev/null 2>&1 && continue
+		missing+=("$pkg")
+	done
+	# The kernel image and its headers must be the same ABI: the module is
+	# built against the headers and loaded into that image.  Install the
+	# two meta packages together.
+	case " ${missing[*]-} " in
+	*" linux-image-amd64 "*|*" linux-headers-amd64 "*)
+		local m=() p
+		for p in "${missing[@]}"; do
+			case "$p" in linux-image-amd64|linux-headers-amd64) ;; *) m+=("$p") ;; esac
+		done
+		missing=("${m[@]}" linux-image-amd64 linux-headers-amd64)
+		;;
+	esac
+}
+
+find_missing
+[ ${#missing[@]} -gt 0 ] || exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing: ${missing[*]}" >&2
+	echo "deps.sh: as root run: apt-get install --no-install-recommends ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+
+find_missing
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps.sh: still missing after apt-get install: ${missing[*]}" >&2
+	exit 1
+fi
