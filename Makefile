@@ -46,6 +46,10 @@ deps:
 check: deps
 	@tests/check.sh
 
+# The seed's PMTUD black hole and its fix, in a throwaway VM: one table.
+demo: deps
+	@tests/demo/demo.sh
+
 check-unit: plugin
 	@tests/check.sh unit
 

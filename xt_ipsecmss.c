@@ -30,6 +30,10 @@
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/xfrm.h>
+#include <net/route.h>
+#include <net/ip_tunnels.h>
+#include <net/ip6_route.h>
+#include <net/ip6_tunnel.h>
 
 #include "xt_ipsecmss.h"
 #include "ipsecmss_core.h"
@@ -308,43 +312,189 @@ static unsigned int ipsecmss_secpath_mtu(struct net *net,
 }
 
 /*
- * Forward path MTU of a segment routed into an xfrm interface: the
- * interface's own MTU (1500 unless the operator lowered it) says nothing
- * of the SA behind it, so resolve the bundle the way the interface's
- * transmit path will, a moment later, and take its MTU.
+ * Devices that hide the SA.  A route "dev ipsec0" (xfrm interface), "dev
+ * vti0", or "dev gre1" whose outer packets an ESP transport SA protects,
+ * has the device's MTU (1500, 1480), which knows nothing of ESP.  Resolve
+ * the bundle the device's own transmit path resolves, for this very flow,
+ * and take its MTU: exact from the first SYN, before any PMTU exception.
+ * The lookup is the one the connection makes anyway as soon as the
+ * segment, or the reply to it, goes out through the device; a policy
+ * with no SA yet gives no bundle and the plain route stands.
  */
-static unsigned int ipsecmss_xfrmi_mtu(struct sk_buff *skb, u8 family)
+
+/* MTU of what xfrm_lookup() made, 0 unless it is an IPsec bundle */
+static unsigned int ipsecmss_bundle_mtu(struct dst_entry *dst, u32 if_id)
 {
-#if IS_ENABLED(CONFIG_XFRM_INTERFACE)
-	struct dst_entry *dst = skb_dst(skb), *bundle;
-	const struct net_device *dev = dst ? dst->dev : NULL;
-	const struct xfrm_if *xi;
 	unsigned int mtu = 0;
+
+	if (IS_ERR_OR_NULL(dst))
+		return 0;
+	if (dst->xfrm && (!if_id || dst->xfrm->if_id == if_id))
+		mtu = dst_mtu(dst);
+	dst_release(dst);
+	return mtu;
+}
+
+/*
+ * xfrm interfaces and vti: the policy matches the inner flow, tagged with
+ * the interface's if_id or the vti's output key as mark.  @route is the
+ * route through the device; @reverse selects the reply's flow.
+ */
+static unsigned int ipsecmss_inner_dev_mtu(struct net_device *dev,
+					   struct dst_entry *route,
+					   struct sk_buff *skb, u8 family,
+					   bool reverse)
+{
+	unsigned short af = family == NFPROTO_IPV4 ? AF_INET : AF_INET6;
+	const char *kind = dev->rtnl_link_ops->kind;
+	struct net *net;
+	struct flowi fl;
+	u32 if_id = 0;
+	int err;
+
+	memset(&fl, 0, sizeof(fl));
+	if (reverse)
+		err = ipsecmss_decode_session_reverse(dev_net(dev), skb, &fl, af);
+	else
+		err = ipsecmss_decode_session(dev_net(dev), skb, &fl, af);
+	if (err)
+		return 0;
+
+	if (!strcmp(kind, "xfrm")) {
+		const struct xfrm_if *xi = netdev_priv(dev);
+
+		if (xi->p.collect_md)
+			return 0;
+		net = xi->net;
+		fl.flowi_oif = xi->p.link;
+		if_id = xi->p.if_id;
+	} else if (!strcmp(kind, "vti")) {
+		const struct ip_tunnel *t = netdev_priv(dev);
+
+		net = t->net;
+		fl.flowi_mark = be32_to_cpu(t->parms.o_key);
+#if IS_ENABLED(CONFIG_IPV6)
+	} else if (!strcmp(kind, "vti6")) {
+		const struct ip6_tnl *t = netdev_priv(dev);
+
+		net = t->net;
+		fl.flowi_mark = be32_to_cpu(t->parms.o_key);
+#endif
+	} else {
+		return 0;
+	}
+	dst_hold(route);
+	return ipsecmss_bundle_mtu(xfrm_lookup_with_ifid(net, route, &fl, NULL,
+							 0, if_id), if_id);
+}
+
+/*
+ * IP-in-IP, SIT and GRE over IPsec (typically ESP transport between the
+ * tunnel's endpoints): the policy matches the outer flow between the
+ * endpoints.  The MTU left for the inner packet is the bundle's, less the
+ * outer IP header and the tunnel's own header.
+ */
+static unsigned int ipsecmss_outer_dev_mtu(struct net_device *dev, u8 family)
+{
+	const char *kind = dev->rtnl_link_ops->kind;
+	u8 proto = family == NFPROTO_IPV4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	unsigned int mtu, hdr;
+
+	if (!strcmp(kind, "ipip") || !strcmp(kind, "sit") ||
+	    !strcmp(kind, "gre")) {
+		const struct ip_tunnel *t = netdev_priv(dev);
+		struct flowi4 fl4;
+		struct rtable *rt;
+
+		if (t->collect_md || !t->parms.iph.daddr)
+			return 0;
+		memset(&fl4, 0, sizeof(fl4));
+		fl4.daddr = t->parms.iph.daddr;
+		fl4.saddr = t->parms.iph.saddr;
+		fl4.flowi4_proto = kind[0] == 'g' ? IPPROTO_GRE : proto;
+		fl4.flowi4_oif = t->parms.link;
+		fl4.flowi4_mark = t->fwmark;
+		/* with a protocol set, this is the xfrm lookup too */
+		rt = ip_route_output_key(t->net, &fl4);
+		if (IS_ERR(rt))
+			return 0;
+		mtu = ipsecmss_bundle_mtu(&rt->dst, 0);
+		hdr = sizeof(struct iphdr) + t->hlen;
+#if IS_ENABLED(CONFIG_IPV6)
+	} else if (!strcmp(kind, "ip6tnl") || !strcmp(kind, "ip6gre")) {
+		const struct ip6_tnl *t = netdev_priv(dev);
+		struct dst_entry *dst;
+		struct flowi6 fl6;
+
+		if (t->parms.collect_md || ipv6_addr_any(&t->parms.raddr))
+			return 0;
+		memset(&fl6, 0, sizeof(fl6));
+		fl6.daddr = t->parms.raddr;
+		fl6.saddr = t->parms.laddr;
+		fl6.flowi6_proto = kind[3] == 'g' ? IPPROTO_GRE : proto;
+		fl6.flowi6_oif = t->parms.link;
+		fl6.flowi6_mark = t->parms.fwmark;
+		dst = ip6_route_output(t->net, NULL, &fl6);
+		if (dst->error) {
+			dst_release(dst);
+			return 0;
+		}
+		dst = xfrm_lookup(t->net, dst, flowi6_to_flowi(&fl6), NULL, 0);
+		mtu = ipsecmss_bundle_mtu(dst, 0);
+		/* the encapsulation limit option: 8 bytes unless disabled */
+		hdr = sizeof(struct ipv6hdr) + t->hlen +
+		      (t->parms.flags & IP6_TNL_F_IGN_ENCAP_LIMIT ? 0 : 8);
+#endif
+	} else {
+		return 0;
+	}
+	return mtu > hdr ? mtu - hdr : 0;
+}
+
+/* the IPsec MTU behind the device @route leads to, 0 if there is none */
+static unsigned int ipsecmss_dev_mtu(struct dst_entry *route,
+				     struct sk_buff *skb, u8 family,
+				     bool reverse)
+{
+	struct net_device *dev = route->dev;
+	const char *kind;
+
+	if (!dev || !dev->rtnl_link_ops || !dev->rtnl_link_ops->kind)
+		return 0;
+	kind = dev->rtnl_link_ops->kind;
+	if (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
+	    !strcmp(kind, "vti6"))
+		return ipsecmss_inner_dev_mtu(dev, route, skb, family, reverse);
+	return ipsecmss_outer_dev_mtu(dev, family);
+}
+
+/*
+ * Reverse path without a secpath (the SYN came in through a vti or an IP
+ * tunnel, which drop it, or in clear): the route back to the source, and
+ * the IPsec MTU behind its device.
+ */
+static unsigned int ipsecmss_reverse_mtu(struct net *net, struct sk_buff *skb,
+					 u8 family, bool *ipsec)
+{
+	struct dst_entry *dst = NULL;
+	unsigned int mtu, m;
 	struct flowi fl;
 
-	if (!dev || !dev->rtnl_link_ops ||
-	    strcmp(dev->rtnl_link_ops->kind, "xfrm"))
-		return 0;
-	xi = netdev_priv(dev);
-	if (xi->p.collect_md)
-		return 0;
 	memset(&fl, 0, sizeof(fl));
-	if (ipsecmss_decode_session(dev_net(dev), skb, &fl,
-				    family == NFPROTO_IPV4 ? AF_INET : AF_INET6))
+	if (family == NFPROTO_IPV4)
+		fl.u.ip4.daddr = ip_hdr(skb)->saddr;
+	else
+		fl.u.ip6.daddr = ipv6_hdr(skb)->saddr;
+	if (nf_route(net, &dst, &fl, false, family) || !dst)
 		return 0;
-	fl.flowi_oif = xi->p.link;
-	dst_hold(dst);
-	bundle = xfrm_lookup_with_ifid(xi->net, dst, &fl, NULL, 0,
-				       xi->p.if_id);
-	if (IS_ERR(bundle))
-		return 0;
-	if (bundle->xfrm && bundle->xfrm->if_id == xi->p.if_id)
-		mtu = dst_mtu(bundle);
-	dst_release(bundle);
+	mtu = dst_mtu(dst);
+	m = ipsecmss_dev_mtu(dst, skb, family, true);
+	if (m) {
+		mtu = min(mtu, m);
+		*ipsec = true;
+	}
+	dst_release(dst);
 	return mtu;
-#else
-	return 0;
-#endif
 }
 
 /* ---------------------------------------------------------------------
@@ -362,7 +512,7 @@ static unsigned int ipsecmss_floor(const struct xt_ipsecmss_tginfo *info,
 static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 				      const struct xt_action_param *par)
 {
-	const struct dst_entry *dst = skb_dst(skb);
+	struct dst_entry *dst = skb_dst(skb);
 	struct net *net = xt_net(par);
 	unsigned int fwd, rev;
 	bool ipsec = false;
@@ -371,7 +521,8 @@ static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 	if (dst && dst->xfrm) {
 		ipsec = true;
 	} else if (dst) {
-		unsigned int m = ipsecmss_xfrmi_mtu(skb, xt_family(par));
+		unsigned int m = ipsecmss_dev_mtu(dst, skb, xt_family(par),
+						  false);
 
 		if (m) {
 			fwd = min(fwd, m);
@@ -382,7 +533,7 @@ static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 	if (rev)
 		ipsec = true;
 	else
-		rev = ipsecmss_reverse_route_mtu(net, skb, xt_family(par));
+		rev = ipsecmss_reverse_mtu(net, skb, xt_family(par), &ipsec);
 	if (fwd || rev)
 		ipsecmss_count(net, ipsec ? IPSECMSS_C_AUTO_IPSEC :
 					    IPSECMSS_C_AUTO_ROUTE);

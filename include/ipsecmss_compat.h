@@ -21,9 +21,13 @@
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 #define ipsecmss_decode_session(net, skb, fl, family) \
 	xfrm_decode_session(net, skb, fl, family)
+#define ipsecmss_decode_session_reverse(net, skb, fl, family) \
+	xfrm_decode_session_reverse(net, skb, fl, family)
 #else
 #define ipsecmss_decode_session(net, skb, fl, family) \
 	xfrm_decode_session(skb, fl, family)
+#define ipsecmss_decode_session_reverse(net, skb, fl, family) \
+	xfrm_decode_session_reverse(skb, fl, family)
 #endif
 
 #endif /* _IPSECMSS_COMPAT_H */

@@ -26,6 +26,8 @@
 #                        carries the inner traffic, device MTU 1500
 #                      xfrmi: route-based, tunnel-mode SAs behind an xfrm
 #                        interface (if_id) at its default MTU 1500
+#                      vti: route-based, tunnel-mode SAs marked with the
+#                        key of a vti (vti6 over IPv6) device, default MTU
 #                                                              (default tunnel)
 #   IPSEC_UNDERLAY_MTU MTU of the client-gateway veth          (default 1500)
 #   IPSEC_CLIENT_MTU   the client announces MSS for this MTU (route advmss)
@@ -376,11 +378,21 @@ ipsec_sa_side() {
 		done
 		vif=ipt0
 		;;
-	tunnel|xfrmi)
+	tunnel|xfrmi|vti)
 		if [ "$IPSEC_MODE" = xfrmi ]; then
 			echo "link add ipsec0 type xfrm dev $ctl if_id 7"
 			echo "link set ipsec0 up"
 			ifid="if_id 7" vif=ipsec0
+		elif [ "$IPSEC_MODE" = vti ]; then
+			# vti (IPv4 outer) / vti6: the SAs and policies carry
+			# the device's key as mark.
+			if [ "$IPSEC_OUTER" = 6 ]; then
+				echo "link add ipsec0 type vti6 local $me remote $peer ikey 7 okey 7"
+			else
+				echo "link add ipsec0 type vti local $me remote $peer ikey 7 okey 7"
+			fi
+			echo "link set ipsec0 up"
+			ifid="mark 7" vif=ipsec0
 		fi
 		for f in 4 6; do
 			if [ "$f" = 6 ]; then ci=$IPSEC_CLIENT6/128 sn=$IPSEC_SRVNET6; else ci=$IPSEC_CLIENT4/32 sn=$IPSEC_SRVNET4; fi
