@@ -7,7 +7,10 @@
 KVER    ?= $(shell uname -r)
 # The running kernel's headers by default; on a machine that has none
 # (a container, a test box) fall back to the newest installed ones.
+# (Debian's generic flavour before cloud and rt ones).
 KDIR    ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) \
+                       $(lastword $(sort $(filter-out %-cloud-amd64/build %-rt-amd64/build, \
+                                                      $(wildcard /lib/modules/*/build)))) \
                        $(lastword $(sort $(wildcard /lib/modules/*/build))))
 KBUILD_FLAGS ?= W=1
 

@@ -363,7 +363,7 @@ static unsigned int ipsecmss_inner_dev_mtu(struct net_device *dev,
 	if (!strcmp(kind, "xfrm")) {
 		const struct xfrm_if *xi = netdev_priv(dev);
 
-		if (xi->p.collect_md)
+		if (ipsecmss_xfrmi_collect_md(xi))
 			return 0;
 		net = xi->net;
 		fl.flowi_oif = xi->p.link;

@@ -10,8 +10,24 @@
 #include <linux/version.h>
 #include <net/xfrm.h>
 
+/*
+ * Below the floor, and so not gated: the secpath as an skb extension
+ * read through skb_sec_path() (v5.0), xfrm_lookup_with_ifid() (v4.19,
+ * with xfrm interfaces) and the export of xfrm_state_mtu() (v5.3).
+ */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
 #error "xt_ipsecmss needs Linux 5.10 or later"
+#endif
+
+/*
+ * v6.0, "xfrm: interface: support collect metadata mode": an xfrm
+ * interface may carry no if_id of its own (the SA comes with each
+ * packet); there is then nothing to resolve ahead of time.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 0, 0)
+#define ipsecmss_xfrmi_collect_md(xi) ((xi)->p.collect_md)
+#else
+#define ipsecmss_xfrmi_collect_md(xi) false
 #endif
 
 /*

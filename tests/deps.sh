@@ -13,6 +13,9 @@ deps=(
 	"qemu-system-x86|command -v qemu-system-x86_64"
 	"linux-image-amd64|ls /boot/vmlinuz-*"
 	"linux-headers-amd64|ls -d /lib/modules/*/build/include"
+	# two more configurations the module must build against (DKMS test)
+	"linux-headers-cloud-amd64|ls -d /lib/modules/*-cloud-amd64/build/include"
+	"linux-headers-rt-amd64|ls -d /lib/modules/*-rt-amd64/build/include"
 	# the dynamic busybox package cannot go into the VM's initramfs
 	"busybox-static|ldd \"\$(command -v busybox)\" 2>&1 | grep -q 'not a dynamic'"
 	"kmod|command -v modprobe && command -v insmod"
