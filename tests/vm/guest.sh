@@ -44,6 +44,10 @@ say() { printf '%s\n' "$*" >&3; printf '%s\n' "$*"; }
 say "IPSECMSS-VM-START $(</proc/sys/kernel/osrelease)"
 
 export REPO IPSECMSS_KO
+# IPSECMSS_VM_ENV on the host: NAME=VALUE words for the scripts
+for kv in ${GUEST_ENV:-}; do
+	case "$kv" in [A-Za-z_]*=*) export "${kv?}" ;; esac
+done
 export XTABLES_LIBDIR="$REPO:$XTLIBDIR"
 modname=xt_ipsecmss
 loaded() { [ -d "/sys/module/$modname" ]; }

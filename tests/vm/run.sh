@@ -11,6 +11,7 @@
 # "# vm-timeout: N" line near its top); the whole VM gets --vm-timeout
 # (default: 120 + the sum of (script timeout + 30)).
 # Without scripts, runs every tests/net/[0-9]*.sh in order.
+# IPSECMSS_VM_ENV="NAME=VALUE ..." is exported to the scripts in the guest.
 # Prints PASS:/FAIL: lines; exit status 1 if any FAIL.
 # IPSECMSS_VM_VERBOSE=1 also copies the console to stderr as it runs;
 # IPSECMSS_QEMU_ARGS adds qemu options (word-split).
@@ -165,6 +166,7 @@ IPSECMSS_KO='$module'
 SCRIPTS='${abs[*]}'
 SCRIPT_TIMEOUT='$timeout'
 XTLIBDIR='$xtlibdir'
+GUEST_ENV='${IPSECMSS_VM_ENV:-}'
 EOF
 : >"$results"
 : >"$console"
