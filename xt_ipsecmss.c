@@ -695,7 +695,7 @@ static unsigned int
 ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 {
 	struct net *net = xt_net(par);
-	unsigned int thoff = par->thoff, doff, target, old_mss;
+	unsigned int thoff = par->thoff, doff, target;
 	u8 buf[IPSECMSS_TCPHDR_MAX];
 	struct ipsecmss_walk w;
 	enum ipsecmss_result r;
@@ -746,16 +746,17 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 
 	if (skb_ensure_writable(skb, thoff + doff))
 		goto drop;
+	/* the bytes just walked; the rewrite checks each recorded offset */
 	th = skb_network_header(skb) + thoff;
-	r = ipsecmss_clamp(th, doff, target, ipsecmss_csum_mode(skb), &old_mss);
+	r = ipsecmss_rewrite(th, doff, &w, target, ipsecmss_csum_mode(skb));
 	if (r != IPSECMSS_REWRITTEN) {
-		/* cannot happen: the bytes are the ones just walked */
+		/* cannot happen: w.max_mss > target was seen in these bytes */
 		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
 		return XT_CONTINUE;
 	}
 	ipsecmss_count(net, IPSECMSS_C_REWRITTEN);
 	if (READ_ONCE(log_rewrites))
-		ipsecmss_log(skb, xt_family(par), old_mss, target);
+		ipsecmss_log(skb, xt_family(par), w.max_mss, target);
 	return XT_CONTINUE;
 
 malformed:

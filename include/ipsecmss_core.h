@@ -191,8 +191,50 @@ ipsecmss_walk(const unsigned char *th, unsigned int hdrlen,
 }
 
 /*
- * Lower every MSS option above @target to @target; never raise one.
- * Returns REWRITTEN, UNCHANGED, NO_MSS or MALFORMED; on MALFORMED and
+ * Lower every MSS option a walk of these same bytes recorded in @w that is
+ * above @target to @target; never raise one.  The caller has walked a copy
+ * (the kernel walks before it makes the skb writable), so each recorded
+ * offset is checked again first: inside the header, kind MSS, length 4.
+ * A walk that does not fit the bytes gives MALFORMED with nothing written.
+ * Returns REWRITTEN, UNCHANGED (none above @target), NO_MSS or MALFORMED.
+ */
+static inline enum ipsecmss_result
+ipsecmss_rewrite(unsigned char *th, unsigned int hdrlen,
+		 const struct ipsecmss_walk *w, unsigned int target,
+		 enum ipsecmss_csum_mode mode)
+{
+	enum ipsecmss_result r = IPSECMSS_UNCHANGED;
+	unsigned int i;
+
+	if (hdrlen < IPSECMSS_TCPHDR_MIN || hdrlen > IPSECMSS_TCPHDR_MAX ||
+	    w->n_mss > IPSECMSS_MAX_MSS_OPTS)
+		return IPSECMSS_MALFORMED;
+	for (i = 0; i < w->n_mss; i++) {
+		unsigned int off = w->off[i];
+
+		if (off < IPSECMSS_TCPHDR_MIN ||
+		    off > hdrlen - IPSECMSS_OPTLEN_MSS ||
+		    th[off] != IPSECMSS_OPT_MSS ||
+		    th[off + 1] != IPSECMSS_OPTLEN_MSS)
+			return IPSECMSS_MALFORMED;
+	}
+	if (!w->n_mss)
+		return IPSECMSS_NO_MSS;
+
+	for (i = 0; i < w->n_mss; i++) {
+		unsigned int off = w->off[i] + 2u;
+
+		if (ipsecmss_get16(th + off) > target) {
+			ipsecmss_write16(th, off, target, mode);
+			r = IPSECMSS_REWRITTEN;
+		}
+	}
+	return r;
+}
+
+/*
+ * Walk, then lower every MSS option above @target to @target; never raise
+ * one.  Returns REWRITTEN, UNCHANGED, NO_MSS or MALFORMED; on MALFORMED and
  * NO_MSS nothing is written.  *old_mss gets the largest value seen.
  */
 static inline enum ipsecmss_result
@@ -201,20 +243,12 @@ ipsecmss_clamp(unsigned char *th, unsigned int hdrlen, unsigned int target,
 {
 	struct ipsecmss_walk w;
 	enum ipsecmss_result r;
-	unsigned int i;
 
 	r = ipsecmss_walk(th, hdrlen, &w);
 	*old_mss = w.max_mss;
-	if (r != IPSECMSS_UNCHANGED || w.max_mss <= target)
+	if (r != IPSECMSS_UNCHANGED)
 		return r;
-
-	for (i = 0; i < w.n_mss; i++) {
-		unsigned int off = w.off[i] + 2u;
-
-		if (ipsecmss_get16(th + off) > target)
-			ipsecmss_write16(th, off, target, mode);
-	}
-	return IPSECMSS_REWRITTEN;
+	return ipsecmss_rewrite(th, hdrlen, &w, target, mode);
 }
 
 /*

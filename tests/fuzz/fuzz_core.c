@@ -18,8 +18,8 @@
  * bytes).
  *
  * Each run: the walk (against an independent walk written here), the
- * clamp, a second clamp, the insertion into a buffer with exactly 4
- * spare bytes, and a clamp of the result.  Every header is copied into a
+ * clamp, a second clamp, a rewrite driven by a forged walk, the insertion
+ * into a buffer with exactly 4 spare bytes, and a clamp of the result.  Every header is copied into a
  * heap buffer of its exact size, so ASan sees any access past it.  An
  * invariant that does not hold prints "ipsecmss fuzz invariant: ..." and
  * aborts.
@@ -447,6 +447,70 @@ static void check_esp(unsigned int mtu, unsigned int sel)
 	}
 }
 
+/*
+ * The glue rewrites at the offsets a walk of a copy recorded.  A forged
+ * walk (count and offsets taken from the sequence and ack bytes, mixed
+ * with the real ones) must never make the rewrite touch a byte outside
+ * the header, nor any but the recorded MSS values and the checksum; if a
+ * recorded offset is not an MSS option inside the header, it is refused
+ * with nothing written.
+ */
+static void check_rewrite_forged(const uint8_t *th, unsigned int hdrlen,
+				 const struct rwalk *ref, const uint8_t *pl,
+				 unsigned int plen, unsigned int target,
+				 enum ipsecmss_csum_mode mode,
+				 const struct pseudo *p)
+{
+	uint8_t *c = dup_exact(th, hdrlen, 0);
+	int valid_before = ref_valid(p, th, hdrlen, pl, plen);
+	struct ipsecmss_walk w;
+	enum ipsecmss_result r;
+	unsigned int k, i, fits = 1;
+
+	memset(&w, 0, sizeof(w));
+	w.n_mss = th[4] % (IPSECMSS_MAX_MSS_OPTS + 2);
+	for (k = 0; k < IPSECMSS_MAX_MSS_OPTS; k++)
+		w.off[k] = (unsigned char)(k < ref->n && !(th[5] >> (k % 8) & 1) ?
+					   ref->off[k] : th[6 + k % 6] ^ k);
+	if (w.n_mss > IPSECMSS_MAX_MSS_OPTS)
+		fits = 0;
+	for (k = 0; fits && k < w.n_mss; k++)
+		if (w.off[k] < 20 || w.off[k] + 4u > hdrlen ||
+		    th[w.off[k]] != 2 || th[w.off[k] + 1] != 4)
+			fits = 0;
+
+	r = ipsecmss_rewrite(c, hdrlen, &w, target, mode);
+	if (!fits || !w.n_mss) {
+		if (r != (fits ? IPSECMSS_NO_MSS : IPSECMSS_MALFORMED))
+			die("forged walk (n %u, fits %d): rewrite returned %d",
+			    w.n_mss, fits, r);
+		if (memcmp(c, th, hdrlen))
+			die("a refused rewrite changed the header");
+		free(c);
+		return;
+	}
+	if (r != IPSECMSS_REWRITTEN && r != IPSECMSS_UNCHANGED)
+		die("forged walk that fits: rewrite returned %d", r);
+	for (i = 0; i < hdrlen; i++) {
+		int ok = c[i] == th[i];
+
+		for (k = 0; k < w.n_mss; k++)
+			if (i == w.off[k] + 2u || i == w.off[k] + 3u)
+				ok = 1;
+		if ((i == 16 || i == 17) && mode == IPSECMSS_CSUM_FULL)
+			ok = 1;
+		if (!ok)
+			die("rewrite changed byte %u, not a recorded MSS value", i);
+	}
+	if (r == IPSECMSS_UNCHANGED && memcmp(c, th, hdrlen))
+		die("rewrite said UNCHANGED and changed the header");
+	if (mode == IPSECMSS_CSUM_FULL &&
+	    ref_valid(p, c, hdrlen, pl, plen) != valid_before)
+		die("forged rewrite: checksum valid before %d, after %d",
+		    valid_before, !valid_before);
+	free(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -505,6 +569,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ref_walk(th, hdrlen, &ref);
 	check_walk(th, hdrlen, &ref);
 	check_clamp(th, hdrlen, pl, plen, target, mode, &p);
+	check_rewrite_forged(th, hdrlen, &ref, pl, plen, target, mode, &p);
 
 	/* insertion: a header without payload, as the glue requires */
 	if (!(ctl & 8)) {

@@ -1501,6 +1501,84 @@ static void group_contract_59(void)
 	contract_odd_hdrlen(59);
 }
 
+/*
+ * The kernel walks a copy of the header, makes the skb writable, then
+ * rewrites at the offsets the walk recorded.  A walk that does not fit
+ * the bytes (stale, forged, out of range) must be refused with nothing
+ * written; one that fits rewrites exactly like a clamp.
+ */
+static void group_rewrite(void)
+{
+	/* Linux SYN layout, MSS 1460 at offset 20; a second MSS at 24 */
+	static const unsigned char opts[8] = { 2, 4, 0x05, 0xb4,
+					       2, 4, 0x05, 0xdc };
+	static const struct {
+		const char *name;
+		unsigned int n;
+		unsigned char off[IPSECMSS_MAX_MSS_OPTS];
+		unsigned int hdrlen;
+		enum ipsecmss_result want;
+		unsigned int mss20, mss24;	/* values after, when rewritten */
+	} cases[] = {
+		{ "both", 2, { 20, 24 }, 28, IPSECMSS_REWRITTEN, 1360, 1360 },
+		{ "first-only", 1, { 20 }, 28, IPSECMSS_REWRITTEN, 1360, 1500 },
+		{ "none-recorded", 0, { 0 }, 28, IPSECMSS_NO_MSS, 0, 0 },
+		{ "offset-in-fixed-header", 1, { 16 }, 28, IPSECMSS_MALFORMED,
+		  0, 0 },
+		{ "offset-not-an-mss-kind", 1, { 22 }, 28, IPSECMSS_MALFORMED,
+		  0, 0 },
+		{ "offset-past-header", 1, { 28 }, 28, IPSECMSS_MALFORMED, 0, 0 },
+		{ "option-cut-by-header-end", 1, { 24 }, 26, IPSECMSS_MALFORMED,
+		  0, 0 },
+		{ "offset-255", 1, { 255 }, 28, IPSECMSS_MALFORMED, 0, 0 },
+		{ "good-then-bad", 2, { 20, 23 }, 28, IPSECMSS_MALFORMED, 0, 0 },
+		{ "too-many", IPSECMSS_MAX_MSS_OPTS + 1, { 20 }, 28,
+		  IPSECMSS_MALFORMED, 0, 0 },
+		{ "hdrlen-61", 1, { 20 }, 61, IPSECMSS_MALFORMED, 0, 0 },
+	};
+	unsigned int c, i;
+
+	for (c = 0; c < ARRAY_SIZE(cases); c++) {
+		unsigned int hdrlen = cases[c].hdrlen;
+		unsigned char *full = mkhdr(opts, 8, hdrlen > 28 ? hdrlen - 28 : 0);
+		unsigned char *th, *orig;
+		struct ipsecmss_walk w;
+		enum ipsecmss_result r;
+		struct pseudo p;
+
+		begin();
+		memset(&w, 0, sizeof(w));
+		w.n_mss = cases[c].n;
+		for (i = 0; i < IPSECMSS_MAX_MSS_OPTS; i++)
+			w.off[i] = cases[c].off[i];
+		w.max_mss = 1500;
+		pseudo_init(&p, 0);
+		set_csum(full, 28, &p, NULL, 0);
+		/* a buffer of exactly hdrlen bytes: ASan sees any overrun */
+		th = dup_exact(full, hdrlen);
+		orig = dup_exact(th, hdrlen);
+		r = ipsecmss_rewrite(th, hdrlen, &w, 1360, IPSECMSS_CSUM_FULL);
+		CHECK(r == cases[c].want, "rewrite returned %s, expected %s",
+		      res_name(r), res_name(cases[c].want));
+		if (cases[c].want != IPSECMSS_REWRITTEN) {
+			CHECK(!memcmp(th, orig, hdrlen),
+			      "a refused rewrite changed the header");
+		} else {
+			CHECK(be16(th + 22) == cases[c].mss20 &&
+			      be16(th + 26) == cases[c].mss24,
+			      "MSS now %u and %u, expected %u and %u",
+			      be16(th + 22), be16(th + 26), cases[c].mss20,
+			      cases[c].mss24);
+			CHECK(ref_valid(&p, th, 28, NULL, 0),
+			      "the rewritten segment does not verify");
+		}
+		end("rewrite-%s", cases[c].name);
+		free(full);
+		free(th);
+		free(orig);
+	}
+}
+
 /* --------------------------------------------------------------- driver */
 
 static const struct {
@@ -1512,6 +1590,7 @@ static const struct {
 	{ "csum", group_csum },
 	{ "insert", group_insert },
 	{ "malformed", group_malformed },
+	{ "rewrite", group_rewrite },
 	{ "esp", group_esp },
 	{ "contract-odd-hdrlen-25-mss-at-end", group_contract_25 },
 	{ "contract-odd-hdrlen-59-mss-at-end", group_contract_59 },
