@@ -72,6 +72,12 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# IPSECMSS against TCPMSS and no rule: SYN rate, bulk TCP, instructions per
+# SYN, MSS efficiency over real SAs; in a VM, ~12 min; writes
+# tests/bench/RESULTS.md and efficiency.svg, ends with three "ratio" lines
+bench:
+	@tests/bench/run.sh
+
 # sparse, checkpatch --strict, cppcheck
 lint:
 	@tests/lint.sh

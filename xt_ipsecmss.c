@@ -548,7 +548,8 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 	unsigned int iph = family == NFPROTO_IPV4 ? sizeof(struct iphdr) :
 						    sizeof(struct ipv6hdr);
 	struct net *net = xt_net(par);
-	struct ipsecmss_esp_suite s;
+	/* filled by ipsecmss_esp_suite() before any read */
+	struct ipsecmss_esp_suite s __uninitialized;
 	unsigned int mtu, mss = 0;
 
 	switch (info->mode) {
@@ -696,8 +697,9 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 {
 	struct net *net = xt_net(par);
 	unsigned int thoff = par->thoff, doff, target;
-	u8 buf[IPSECMSS_TCPHDR_MAX];
-	struct ipsecmss_walk w;
+	/* filled by skb_header_pointer() and the walk before any read */
+	u8 buf[IPSECMSS_TCPHDR_MAX] __uninitialized;
+	struct ipsecmss_walk w __uninitialized;
 	enum ipsecmss_result r;
 	const u8 *copy;
 	u8 *th;

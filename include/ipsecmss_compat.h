@@ -46,4 +46,15 @@
 	xfrm_decode_session_reverse(skb, fl, family)
 #endif
 
+/*
+ * With CONFIG_INIT_STACK_ALL_ZERO (Debian's default) every local is
+ * zeroed on entry, on every packet.  The header copy and the walk are
+ * always written before they are read, so they opt out where the
+ * kernel's compiler_attributes.h offers __uninitialized (it arrived with
+ * the KMSAN work); without it they are zeroed, which is only slower.
+ */
+#ifndef __uninitialized
+#define __uninitialized
+#endif
+
 #endif /* _IPSECMSS_COMPAT_H */

@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: IPSECMSS against TCPMSS and against no rule.
+#
+#   tests/bench/run.sh
+#
+#  1. builds the module and plugin (if stale), tests/bench/synflood.c and
+#     tests/bench/corecount.c into tests/build/bench/, and snapshots the
+#     module and plugin there (the VM uses the snapshot);
+#  2. on the host: instructions of the pure core per SYN (callgrind);
+#  3. in a QEMU TCG guest (tests/vm/run.sh, tests/bench/vm-bench.sh): SYN
+#     forwarding rate, bulk TCP throughput, MSS efficiency over real SAs;
+#     the guest writes its data lines to a third serial port;
+#  4. tests/bench/report.py writes tests/bench/RESULTS.md and
+#     tests/bench/efficiency.svg and prints the summary, ending with
+#         ratio set-mss X
+#         ratio auto X
+#         ratio bulk X
+#
+# Progress goes to stderr.  Exit status 1 if a stage could not run (not
+# for a missed target: those are reported).  BENCH_VM_ARGS adds kernel
+# command line words for the guest, e.g. "bench_reps=2 bench_parts=syn"
+# (see tests/bench/vm-bench.sh); BENCH_SKIP_VM=1 reuses the last VM data.
+
+set -u
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo" || exit 1
+out="$repo/tests/build/bench"
+mkdir -p "$out"
+t_start=$(date +%s)
+
+say() { echo "bench: $*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+tests/deps.sh >&2 || die "dependencies missing (tests/deps.sh)"
+
+# The module is run in a VM booting /boot/vmlinuz-<its vermagic>: build it
+# for a kernel with both headers and an image here (as tests/check.sh).
+if [ -z "${KVER:-}" ] && [ -z "${KDIR:-}" ]; then
+	pick='' generic=''
+	for b in /lib/modules/*/build; do
+		v=${b#/lib/modules/}; v=${v%/build}
+		[ -e "$b/Makefile" ] && [ -r "/boot/vmlinuz-$v" ] || continue
+		pick="$pick $v"
+		[[ "$v" =~ ^[0-9.]+-[0-9]+-amd64$ ]] && generic="$generic $v"
+	done
+	v=$(printf '%s\n' ${generic:-$pick} | sort -V | tail -n 1)
+	[ -z "$v" ] || export KVER="$v"
+fi
+
+say "building (log: $out/make.log)"
+make --no-print-directory module plugin >"$out/make.log" 2>&1 ||
+	{ tail -n 20 "$out/make.log" >&2; die "make module plugin failed"; }
+CC=${CC:-gcc}
+$CC -std=c11 -Wall -Wextra -Werror -O2 -o "$out/synflood" tests/bench/synflood.c ||
+	die "building synflood failed"
+$CC -std=c11 -Wall -Wextra -Werror -O2 -g -Iinclude -o "$out/corecount" tests/bench/corecount.c ||
+	die "building corecount failed"
+cp -f xt_ipsecmss.ko libxt_IPSECMSS.so "$out/"
+
+# --- instructions per SYN on the host ---
+say "callgrind: instructions of the core per SYN"
+: >"$out/core.txt"
+N=1000
+for layout in linux windows mss none nomss; do
+	cases="rewrite unchanged"
+	case $layout in none|nomss) cases=insert ;; esac
+	for c in $cases; do
+		arg=$c
+		[ "$c" = insert ] && arg=rewrite
+		valgrind --tool=callgrind --collect-atstart=no --toggle-collect=per_syn \
+			--callgrind-out-file="$out/callgrind.out" \
+			"$out/corecount" "$layout" "$arg" "$N" >"$out/corecount.log" 2>&1 ||
+			die "valgrind failed: $(tail -3 "$out/corecount.log")"
+		ir=$(awk '/^totals:/ { print $2 }' "$out/callgrind.out")
+		[ -n "$ir" ] || die "no totals in $out/callgrind.out"
+		res=$(grep -o 'result=[0-9]*' "$out/corecount.log")
+		echo "core $layout $c $((ir / N)) $res" >>"$out/core.txt"
+	done
+done
+rm -f "$out/callgrind.out"
+
+# --- the VM ---
+raw="$out/vm-data.raw"
+# Context for the report: other emulators competing for the host's cores.
+others=$(pgrep -f -c '^qemu-system-x86_64 ' 2>/dev/null)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "${BENCH_SKIP_VM:-0}" != 1 ]; then
+	: >"$raw"
+	say "VM: SYN rate, bulk throughput, efficiency over real SAs (about 10 minutes; log: $out/vm.log)"
+	# Progress lines ("# ...") of the guest as they arrive.
+	tail -n +1 -F "$raw" 2>/dev/null | sed -un 's/\r$//; s/^# /bench: vm: /p' >&2 &
+	tailpid=$!
+	# The CPU time our vCPUs got in each measured window (host side).
+	: >"$out/cpu-marks.txt"
+	python3 tests/bench/cpuwatch.py "$raw" "$out/cpu-marks.txt" &
+	watchpid=$!
+	t_vm=$(date +%s)
+	IPSECMSS_QEMU_ARGS="-serial file:$raw -name ipsecmss-bench,debug-threads=on" \
+		tests/vm/run.sh --module "$out/xt_ipsecmss.ko" \
+		--cmdline-extra "${BENCH_VM_ARGS:-}" tests/bench/vm-bench.sh >"$out/vm.log" 2>&1
+	vmrc=$?
+	sleep 0.5
+	kill "$tailpid" "$watchpid" 2>/dev/null
+	wait "$tailpid" "$watchpid" 2>/dev/null
+	say "VM: $(( $(date +%s) - t_vm ))s, exit $vmrc"
+	if [ $vmrc != 0 ]; then
+		grep -E '^(FAIL|    \|)' "$out/vm.log" | head -40 >&2
+		grep -q '^info done' <(tr -d '\r' <"$raw") ||
+			die "the VM run did not finish (see $out/vm.log, tests/build/vm-console.log)"
+		say "the VM run reported failures (above); reporting what it measured"
+	fi
+fi
+tr -d '\r' <"$raw" >"$out/vm-data.txt"
+
+python3 tests/bench/report.py --vm "$out/vm-data.txt" --core "$out/core.txt" \
+	--marks "$out/cpu-marks.txt" --vmlog "$out/vm.log" --outdir tests/bench --start "$t_start" --others "${others:-0}, load average $load"
