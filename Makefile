@@ -73,7 +73,7 @@ fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # IPSECMSS against TCPMSS and no rule: SYN rate, bulk TCP, instructions per
-# SYN, MSS efficiency over real SAs; in a VM, ~12 min; writes
+# SYN, MSS efficiency over real SAs; in a VM, ~8 min; writes
 # tests/bench/RESULTS.md and efficiency.svg, ends with three "ratio" lines
 bench:
 	@tests/bench/run.sh
