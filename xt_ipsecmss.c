@@ -383,7 +383,14 @@ static unsigned int ipsecmss_inner_dev_mtu(struct net_device *dev,
 	} else {
 		return 0;
 	}
-	dst_hold(route);
+	/*
+	 * The lookup consumes a reference.  A forwarded or output skb holds
+	 * its route without one (skb_dst_set_noref), and another CPU may be
+	 * dropping the route's last reference right now: take one only if
+	 * it is still alive, as __xfrm_route_forward() does by forcing it.
+	 */
+	if (!dst_hold_safe(route))
+		return 0;
 	return ipsecmss_bundle_mtu(xfrm_lookup_with_ifid(net, route, &fl, NULL,
 							 0, if_id), if_id);
 }
@@ -617,7 +624,8 @@ static enum ipsecmss_csum_mode ipsecmss_csum_mode(const struct sk_buff *skb)
 
 /*
  * The segment may grow: the IP header's own length agrees with the skb
- * (no trailer, no jumbogram) and it is not the first of several fragments.
+ * (no trailer, no jumbogram), the IPv6 length field has room for 4 more
+ * bytes, and it is not the first of several fragments.
  */
 static bool ipsecmss_can_grow(struct sk_buff *skb, u8 family)
 {
@@ -627,6 +635,8 @@ static bool ipsecmss_can_grow(struct sk_buff *skb, u8 family)
 		return ntohs(ip_hdr(skb)->tot_len) == skb->len &&
 		       !(ip_hdr(skb)->frag_off & htons(IP_MF | IP_OFFSET));
 	return ipv6_hdr(skb)->payload_len &&
+	       ntohs(ipv6_hdr(skb)->payload_len) <=
+	       IPV6_MAXPLEN - IPSECMSS_OPTLEN_MSS &&
 	       ntohs(ipv6_hdr(skb)->payload_len) + sizeof(struct ipv6hdr) ==
 	       skb->len &&
 	       ipv6_find_hdr(skb, &off, NEXTHDR_FRAGMENT, NULL, NULL) < 0;
