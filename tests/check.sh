@@ -18,21 +18,9 @@ mkdir -p "$build"
 log="$build/check.log"
 : >"$log"
 
-# The module is tested in a VM booting /boot/vmlinuz-<its vermagic>, so
-# build it for a kernel that has both headers and an image here.  Prefer
-# Debian's generic flavour (cloud/rt lack some drivers the VM needs).
-# KVER or KDIR from the caller win.
-if [ -z "${KVER:-}" ] && [ -z "${KDIR:-}" ]; then
-	pick= generic=
-	for b in /lib/modules/*/build; do
-		v=${b#/lib/modules/}; v=${v%/build}
-		[ -e "$b/Makefile" ] && [ -r "/boot/vmlinuz-$v" ] || continue
-		pick="$pick $v"
-		[[ "$v" =~ ^[0-9.]+-[0-9]+-amd64$ ]] && generic="$generic $v"
-	done
-	v=$(printf '%s\n' ${generic:-$pick} | sort -V | tail -n 1)
-	[ -z "$v" ] || export KVER="$v"
-fi
+# the kernel the module is built for and the VM boots (tests/vm/kver.sh)
+. "$repo/tests/vm/kver.sh"
+ipsecmss_pick_kver
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(build unit fuzz lint vm)

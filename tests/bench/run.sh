@@ -35,19 +35,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 tests/deps.sh >&2 || die "dependencies missing (tests/deps.sh)"
 
-# The module is run in a VM booting /boot/vmlinuz-<its vermagic>: build it
-# for a kernel with both headers and an image here (as tests/check.sh).
-if [ -z "${KVER:-}" ] && [ -z "${KDIR:-}" ]; then
-	pick='' generic=''
-	for b in /lib/modules/*/build; do
-		v=${b#/lib/modules/}; v=${v%/build}
-		[ -e "$b/Makefile" ] && [ -r "/boot/vmlinuz-$v" ] || continue
-		pick="$pick $v"
-		[[ "$v" =~ ^[0-9.]+-[0-9]+-amd64$ ]] && generic="$generic $v"
-	done
-	v=$(printf '%s\n' ${generic:-$pick} | sort -V | tail -n 1)
-	[ -z "$v" ] || export KVER="$v"
-fi
+# the kernel the module is built for and the VM boots (tests/vm/kver.sh)
+. "$repo/tests/vm/kver.sh"
+ipsecmss_pick_kver
 
 say "building (log: $out/make.log)"
 make --no-print-directory module plugin >"$out/make.log" 2>&1 ||

@@ -23,19 +23,9 @@ mkdir -p "$build"
 t0=$(date +%s)
 say() { printf 'demo: [%3ss] %s\n' "$(($(date +%s) - t0))" "$*" >&2; }
 
-# Build for a kernel that has both headers and an image here, as
-# tests/check.sh does (the VM boots /boot/vmlinuz-<the module's vermagic>).
-if [ -z "${KVER:-}" ] && [ -z "${KDIR:-}" ]; then
-	pick= generic=
-	for b in /lib/modules/*/build; do
-		v=${b#/lib/modules/}; v=${v%/build}
-		[ -e "$b/Makefile" ] && [ -r "/boot/vmlinuz-$v" ] || continue
-		pick="$pick $v"
-		[[ "$v" =~ ^[0-9.]+-[0-9]+-amd64$ ]] && generic="$generic $v"
-	done
-	v=$(printf '%s\n' ${generic:-$pick} | sort -V | tail -n 1)
-	[ -z "$v" ] || export KVER="$v"
-fi
+# the kernel the module is built for and the VM boots (tests/vm/kver.sh)
+. "$repo/tests/vm/kver.sh"
+ipsecmss_pick_kver
 
 say "building xt_ipsecmss.ko and libxt_IPSECMSS.so (make all) ..."
 if ! make --no-print-directory all >"$build/demo-make.log" 2>&1; then
