@@ -127,6 +127,13 @@ enum ipsecmss_counter {
 	IPSECMSS_C_AUTO_ROUTE,
 	IPSECMSS_C_AUTO_FAILED,
 	IPSECMSS_C_FALLBACK,
+	IPSECMSS_C_FROM_BUNDLE,
+	IPSECMSS_C_FROM_SECPATH,
+	IPSECMSS_C_FROM_DEVICE,
+	IPSECMSS_C_FROM_ROUTE,
+	IPSECMSS_C_FROM_CAP,
+	IPSECMSS_C_NO_ROUTE_HOOK,
+	IPSECMSS_C_NO_ROUTE,
 	IPSECMSS_C_NUM,
 };
 
@@ -143,6 +150,13 @@ static const char *const ipsecmss_counter_name[IPSECMSS_C_NUM] = {
 	[IPSECMSS_C_AUTO_ROUTE]	 = "auto_route",
 	[IPSECMSS_C_AUTO_FAILED] = "auto_failed",
 	[IPSECMSS_C_FALLBACK]	 = "fallback",
+	[IPSECMSS_C_FROM_BUNDLE] = "from_bundle",
+	[IPSECMSS_C_FROM_SECPATH] = "from_secpath",
+	[IPSECMSS_C_FROM_DEVICE] = "from_device",
+	[IPSECMSS_C_FROM_ROUTE]	 = "from_route",
+	[IPSECMSS_C_FROM_CAP]	 = "from_cap",
+	[IPSECMSS_C_NO_ROUTE_HOOK] = "no_route_hook",
+	[IPSECMSS_C_NO_ROUTE]	 = "no_route",
 };
 
 struct ipsecmss_stats {
@@ -213,140 +227,258 @@ static struct pernet_operations ipsecmss_net_ops = {
 
 /* ---------------------------------------------------------------------
  * Path MTUs for the derived modes.
+ *
+ * Every lookup here is one the kernel itself makes for this segment or
+ * for its reply, with the same keys; every path MTU is the smallest of
+ * what the packet crosses.  Only real routes are read: a metadata dst
+ * (collect_md tunnels, tc tunnel_key) has no device and no MTU.
  */
 
-/* plain (not IPsec-aware) route toward @daddr */
-static unsigned int ipsecmss_route_mtu(struct net *net, u8 family,
-				       const xfrm_address_t *daddr)
+/* where a derived MTU came from: its counter and its name in the log */
+enum ipsecmss_src {
+	IPSECMSS_SRC_NONE,
+	IPSECMSS_SRC_ROUTE,	/* a plain route's MTU */
+	IPSECMSS_SRC_BUNDLE,	/* the segment's own IPsec bundle */
+	IPSECMSS_SRC_SECPATH,	/* the SA the segment was decrypted with */
+	IPSECMSS_SRC_DEVICE,	/* the SA behind the route's device */
+	IPSECMSS_SRC_CAP,	/* the rule's --mtu cap on the underlay */
+};
+
+static const char *const ipsecmss_src_name[] = {
+	[IPSECMSS_SRC_NONE]	= "none",
+	[IPSECMSS_SRC_ROUTE]	= "route",
+	[IPSECMSS_SRC_BUNDLE]	= "bundle",
+	[IPSECMSS_SRC_SECPATH]	= "secpath",
+	[IPSECMSS_SRC_DEVICE]	= "device",
+	[IPSECMSS_SRC_CAP]	= "cap",
+};
+
+/* the smallest MTU seen on one direction of the path, and its source */
+struct ipsecmss_path {
+	unsigned int mtu;	/* bytes; 0 while none is known */
+	u8 src;			/* enum ipsecmss_src */
+	bool ipsec;		/* an SA was found on this direction */
+	__be32 spi;		/* the deciding SA's SPI, 0 if none */
+};
+
+static void ipsecmss_take(struct ipsecmss_path *p, unsigned int mtu, u8 src,
+			  __be32 spi)
+{
+	if (!mtu || (p->mtu && p->mtu <= mtu))
+		return;
+	p->mtu = mtu;
+	p->src = src;
+	p->spi = spi;
+}
+
+/* a route the module may read: not a metadata dst, with a device */
+static bool ipsecmss_real_route(const struct dst_entry *dst)
+{
+	return dst && !(dst->flags & DST_METADATA) && dst->dev;
+}
+
+/*
+ * A plain route (never through xfrm: no protocol in the flow) for @fl,
+ * the way nf_route() and xfrm4/6_dst_lookup() make it.  Returns the MTU,
+ * 0 if there is none.
+ */
+static unsigned int ipsecmss_flow_mtu(struct net *net, struct flowi *fl,
+				      u8 family)
 {
 	struct dst_entry *dst = NULL;
 	unsigned int mtu = 0;
-	struct flowi fl;
 
-	memset(&fl, 0, sizeof(fl));
-	if (family == NFPROTO_IPV4)
-		fl.u.ip4.daddr = daddr->a4;
-	else
-		fl.u.ip6.daddr = daddr->in6;
-	if (nf_route(net, &dst, &fl, false, family) == 0 && dst) {
-		mtu = dst_mtu(dst);
+	if (nf_route(net, &dst, fl, false, family) == 0 && dst) {
+		if (ipsecmss_real_route(dst))
+			mtu = dst_mtu(dst);
 		dst_release(dst);
 	}
 	return mtu;
 }
 
-/* plain route back to the segment's source */
+/* the plain route back to the segment's source, as a reply finds it */
 static unsigned int ipsecmss_reverse_route_mtu(struct net *net,
 					       const struct sk_buff *skb,
 					       u8 family)
 {
-	xfrm_address_t a;
+	struct flowi fl;
 
-	memset(&a, 0, sizeof(a));
+	memset(&fl, 0, sizeof(fl));
 	if (family == NFPROTO_IPV4)
-		a.a4 = ip_hdr(skb)->saddr;
+		fl.u.ip4.daddr = ip_hdr(skb)->saddr;
 	else
-		a.in6 = ipv6_hdr(skb)->saddr;
-	return ipsecmss_route_mtu(net, family, &a);
-}
-
-/* plain route MTU of the segment's own route, below any IPsec bundle */
-static unsigned int ipsecmss_forward_plain_mtu(const struct sk_buff *skb)
-{
-	const struct dst_entry *dst = skb_dst(skb);
-
-	return dst ? dst_mtu(xfrm_dst_path(dst)) : 0;
-}
-
-static unsigned int ipsecmss_min_nonzero(unsigned int a, unsigned int b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return min(a, b);
-}
-
-/* the underlay MTU the --esp and --overhead modes build on */
-static unsigned int ipsecmss_plain_mtu(struct net *net,
-				       const struct sk_buff *skb, u8 family)
-{
-	return ipsecmss_min_nonzero(ipsecmss_forward_plain_mtu(skb),
-				    ipsecmss_reverse_route_mtu(net, skb, family));
+		fl.u.ip6.daddr = ipv6_hdr(skb)->saddr;
+	return ipsecmss_flow_mtu(net, &fl, family);
 }
 
 /*
- * Reverse path MTU of a segment that came out of IPsec: the same SAs,
- * applied outermost first, on top of the plain route toward the outer
- * peer.  Taken from the skb's own secpath, so it never triggers an IKE
- * negotiation, never blocks and is exact from the first SYN on, for
- * policy-based tunnels and xfrm interfaces alike.
+ * The MTU left inside @n SAs (@x[0] the one next to the underlay) over an
+ * underlay of @under bytes: xfrm_init_pmtu()'s chain of xfrm_state_mtu().
+ * A @cap below the underlay replaces it and sets *capped.
  */
-static unsigned int ipsecmss_secpath_mtu(struct net *net,
-					 const struct sk_buff *skb)
+static unsigned int ipsecmss_sa_chain_mtu(struct xfrm_state *const *x, int n,
+					  unsigned int under, unsigned int cap,
+					  bool *capped)
 {
-#ifdef CONFIG_XFRM
+	int i;
+
+	if (!under)
+		return 0;
+	if (cap && cap < under) {
+		under = cap;
+		*capped = true;
+	}
+	for (i = 0; i < n && under; i++) {
+		u32 m;
+
+		/* the modes xfrm_state_mtu() sizes without a warning */
+		if (x[i]->props.mode != XFRM_MODE_TUNNEL &&
+		    x[i]->props.mode != XFRM_MODE_TRANSPORT)
+			return 0;
+		m = xfrm_state_mtu(x[i], under);
+		under = (int)m > 0 ? m : 0;
+	}
+	return under;
+}
+
+/*
+ * An IPsec bundle made by xfrm_lookup(): its MTU, less @hdr bytes of
+ * tunnel headers inside it, into @p.  With a cap, the chain of its SAs is
+ * sized again over the capped path route.
+ */
+static void ipsecmss_take_bundle(struct ipsecmss_path *p,
+				 const struct dst_entry *dst, unsigned int hdr,
+				 unsigned int cap, u8 src)
+{
+	struct xfrm_state *x[XFRM_MAX_DEPTH];
+	const struct dst_entry *d = dst;
+	unsigned int mtu = dst_mtu(dst), m = 0;
+	bool capped = false;
+	int n = 0, i;
+
+	p->ipsec = true;
+	/* the chain from the innermost SA toward the path route */
+	while (d && d->xfrm && n < XFRM_MAX_DEPTH) {
+		x[n++] = d->xfrm;
+		d = xfrm_dst_child(d);
+	}
+	if (cap && ipsecmss_real_route(d) && !d->xfrm) {
+		for (i = 0; i < n / 2; i++)
+			swap(x[i], x[n - 1 - i]);
+		m = ipsecmss_sa_chain_mtu(x, n, dst_mtu(d), cap, &capped);
+	}
+	if (capped && m < mtu) {
+		if (m > hdr)
+			ipsecmss_take(p, m - hdr, IPSECMSS_SRC_CAP,
+				      dst->xfrm->id.spi);
+		return;
+	}
+	if (mtu > hdr)
+		ipsecmss_take(p, mtu - hdr, src, dst->xfrm->id.spi);
+}
+
+/*
+ * Reverse path of a segment that came out of IPsec.  The reply leaves by
+ * the inbound SA's mirror (the SA from this host to the same peer), over
+ * the route xfrm_bundle_create() makes for it: toward the peer, from the
+ * SA's local address, with the SA's output mark.  Taken from the skb's
+ * own secpath and the state table, so it never triggers an IKE
+ * negotiation, never blocks and is exact from the first SYN on.
+ */
+static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
+				  unsigned int cap, struct ipsecmss_path *p)
+{
 	const struct sec_path *sp = skb_sec_path(skb);
+	struct xfrm_state *x[XFRM_MAX_DEPTH], *in, *out;
+	bool capped = false;
 	unsigned int mtu;
+	struct flowi fl;
+	u8 family;
 	int i;
 
 	if (!sp || sp->len <= 0 || sp->len > XFRM_MAX_DEPTH)
-		return 0;
-	mtu = ipsecmss_route_mtu(net, sp->xvec[0]->props.family == AF_INET ?
-				 NFPROTO_IPV4 : NFPROTO_IPV6,
-				 &sp->xvec[0]->props.saddr);
-	for (i = 0; i < sp->len && mtu; i++) {
-		struct xfrm_state *x = sp->xvec[i];
-		u32 m;
+		return;
+	for (i = 0; i < sp->len; i++)
+		x[i] = sp->xvec[i];
+	in = x[0];
+	p->ipsec = true;
+	family = in->props.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	/* spin_lock_bh inside: fine in softirq and process context */
+	out = xfrm_state_lookup_byaddr(net, in->mark.v & in->mark.m,
+				       &in->props.saddr, &in->id.daddr,
+				       in->id.proto, in->props.family);
+	if (out)
+		x[0] = out;
 
-		if (x->props.mode != XFRM_MODE_TUNNEL &&
-		    x->props.mode != XFRM_MODE_TRANSPORT)
-			return 0;
-		m = xfrm_state_mtu(x, mtu);
-		mtu = (int)m > 0 ? m : 0;
+	memset(&fl, 0, sizeof(fl));
+	if (family == NFPROTO_IPV4) {
+		fl.u.ip4.daddr = in->props.saddr.a4;
+		fl.u.ip4.saddr = in->id.daddr.a4;
+		/* xfrm_bundle_create(): no mark unless the SA sets one */
+		if (out && (out->props.smark.v || out->props.smark.m))
+			fl.u.ip4.flowi4_mark = xfrm_smark_get(0, out);
+	} else {
+		fl.u.ip6.daddr = in->props.saddr.in6;
+		fl.u.ip6.saddr = in->id.daddr.in6;
+		if (out && (out->props.smark.v || out->props.smark.m))
+			fl.u.ip6.flowi6_mark = xfrm_smark_get(0, out);
 	}
-	return mtu;
-#else
-	return 0;
-#endif
+	mtu = ipsecmss_flow_mtu(net, &fl, family);
+	mtu = ipsecmss_sa_chain_mtu(x, sp->len, mtu, cap, &capped);
+	ipsecmss_take(p, mtu, capped ? IPSECMSS_SRC_CAP : IPSECMSS_SRC_SECPATH,
+		      x[0]->id.spi);
+	if (out)
+		xfrm_state_put(out);
+}
+
+/*
+ * Is there an SA from @saddr to @daddr?  Without one, xfrm_lookup() for
+ * a flow between them would send an ACQUIRE (start an IKE negotiation)
+ * on the module's behalf: the device lookups below are skipped then.
+ */
+static bool ipsecmss_sa_exists(struct net *net, u32 mark,
+			       const xfrm_address_t *daddr,
+			       const xfrm_address_t *saddr, unsigned short af)
+{
+	static const u8 protos[] = { IPPROTO_ESP, IPPROTO_AH };
+	struct xfrm_state *x;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(protos); i++) {
+		x = xfrm_state_lookup_byaddr(net, mark, daddr, saddr,
+					     protos[i], af);
+		if (x) {
+			xfrm_state_put(x);
+			return true;
+		}
+	}
+	return false;
 }
 
 /*
  * Devices that hide the SA.  A route "dev ipsec0" (xfrm interface), "dev
  * vti0", or "dev gre1" whose outer packets an ESP transport SA protects,
  * has the device's MTU (1500, 1480), which knows nothing of ESP.  Resolve
- * the bundle the device's own transmit path resolves, for this very flow,
- * and take its MTU: exact from the first SYN, before any PMTU exception.
- * The lookup is the one the connection makes anyway as soon as the
- * segment, or the reply to it, goes out through the device; a policy
- * with no SA yet gives no bundle and the plain route stands.
+ * the bundle the device's own transmit path resolves (xfrmi_xmit2(),
+ * vti_xmit(), ip_tunnel_xmit()), for this very flow, and take its MTU:
+ * exact from the first SYN, before any PMTU exception.  A policy with no
+ * SA yet gives no bundle and the plain route stands.
  */
-
-/* MTU of what xfrm_lookup() made, 0 unless it is an IPsec bundle */
-static unsigned int ipsecmss_bundle_mtu(struct dst_entry *dst, u32 if_id)
-{
-	unsigned int mtu = 0;
-
-	if (IS_ERR_OR_NULL(dst))
-		return 0;
-	if (dst->xfrm && (!if_id || dst->xfrm->if_id == if_id))
-		mtu = dst_mtu(dst);
-	dst_release(dst);
-	return mtu;
-}
 
 /*
  * xfrm interfaces and vti: the policy matches the inner flow, tagged with
  * the interface's if_id or the vti's output key as mark.  @route is the
  * route through the device; @reverse selects the reply's flow.
  */
-static unsigned int ipsecmss_inner_dev_mtu(struct net_device *dev,
-					   struct dst_entry *route,
-					   struct sk_buff *skb, u8 family,
-					   bool reverse)
+static void ipsecmss_inner_dev_path(struct net_device *dev,
+				    struct dst_entry *route,
+				    struct sk_buff *skb, u8 family,
+				    bool reverse, unsigned int cap,
+				    struct ipsecmss_path *p)
 {
 	unsigned short af = family == NFPROTO_IPV4 ? AF_INET : AF_INET6;
 	const char *kind = dev->rtnl_link_ops->kind;
+	struct dst_entry *dst;
 	struct net *net;
 	struct flowi fl;
 	u32 if_id = 0;
@@ -358,31 +490,44 @@ static unsigned int ipsecmss_inner_dev_mtu(struct net_device *dev,
 	else
 		err = ipsecmss_decode_session(dev_net(dev), skb, &fl, af);
 	if (err)
-		return 0;
+		return;
 
 	if (!strcmp(kind, "xfrm")) {
 		const struct xfrm_if *xi = netdev_priv(dev);
 
 		if (ipsecmss_xfrmi_collect_md(xi))
-			return 0;
+			return;
 		net = xi->net;
 		fl.flowi_oif = xi->p.link;
 		if_id = xi->p.if_id;
 	} else if (!strcmp(kind, "vti")) {
 		const struct ip_tunnel *t = netdev_priv(dev);
+		xfrm_address_t d = { .a4 = t->parms.iph.daddr };
+		xfrm_address_t s = { .a4 = t->parms.iph.saddr };
 
 		net = t->net;
 		fl.flowi_mark = be32_to_cpu(t->parms.o_key);
+		if (d.a4 && !ipsecmss_sa_exists(net, fl.flowi_mark, &d, &s,
+						AF_INET))
+			return;
 #if IS_ENABLED(CONFIG_IPV6)
 	} else if (!strcmp(kind, "vti6")) {
 		const struct ip6_tnl *t = netdev_priv(dev);
+		xfrm_address_t d = { .in6 = t->parms.raddr };
+		xfrm_address_t s = { .in6 = t->parms.laddr };
 
 		net = t->net;
 		fl.flowi_mark = be32_to_cpu(t->parms.o_key);
+		if (!ipv6_addr_any(&t->parms.raddr) &&
+		    !ipsecmss_sa_exists(net, fl.flowi_mark, &d, &s, AF_INET6))
+			return;
 #endif
 	} else {
-		return 0;
+		return;
 	}
+	/* no SA in this netns: the lookup could only send an ACQUIRE */
+	if (!READ_ONCE(net->xfrm.state_num))
+		return;
 	/*
 	 * The lookup consumes a reference.  A forwarded or output skb holds
 	 * its route without one (skb_dst_set_noref), and another CPU may be
@@ -390,31 +535,41 @@ static unsigned int ipsecmss_inner_dev_mtu(struct net_device *dev,
 	 * it is still alive, as __xfrm_route_forward() does by forcing it.
 	 */
 	if (!dst_hold_safe(route))
-		return 0;
-	return ipsecmss_bundle_mtu(xfrm_lookup_with_ifid(net, route, &fl, NULL,
-							 0, if_id), if_id);
+		return;
+	dst = xfrm_lookup_with_ifid(net, route, &fl, NULL, 0, if_id);
+	if (IS_ERR_OR_NULL(dst))
+		return;
+	if (dst->xfrm && (!if_id || dst->xfrm->if_id == if_id))
+		ipsecmss_take_bundle(p, dst, 0, cap, IPSECMSS_SRC_DEVICE);
+	dst_release(dst);
 }
 
 /*
  * IP-in-IP, SIT and GRE over IPsec (typically ESP transport between the
  * tunnel's endpoints): the policy matches the outer flow between the
- * endpoints.  The MTU left for the inner packet is the bundle's, less the
- * outer IP header and the tunnel's own header.
+ * endpoints, as ip_tunnel_xmit() and ip6_tnl_xmit() route it.  The MTU
+ * left for the inner packet is the bundle's, less the outer IP header
+ * and the tunnel's own header.
  */
-static unsigned int ipsecmss_outer_dev_mtu(struct net_device *dev, u8 family)
+static void ipsecmss_outer_dev_path(struct net_device *dev, u8 family,
+				    unsigned int cap, struct ipsecmss_path *p)
 {
 	const char *kind = dev->rtnl_link_ops->kind;
 	u8 proto = family == NFPROTO_IPV4 ? IPPROTO_IPIP : IPPROTO_IPV6;
-	unsigned int mtu, hdr;
+	struct dst_entry *dst;
+	unsigned int hdr;
 
 	if (!strcmp(kind, "ipip") || !strcmp(kind, "sit") ||
 	    !strcmp(kind, "gre")) {
 		const struct ip_tunnel *t = netdev_priv(dev);
+		xfrm_address_t d = { .a4 = t->parms.iph.daddr };
+		xfrm_address_t s = { .a4 = t->parms.iph.saddr };
 		struct flowi4 fl4;
 		struct rtable *rt;
 
-		if (t->collect_md || !t->parms.iph.daddr)
-			return 0;
+		if (t->collect_md || !t->parms.iph.daddr ||
+		    !ipsecmss_sa_exists(t->net, t->fwmark, &d, &s, AF_INET))
+			return;
 		memset(&fl4, 0, sizeof(fl4));
 		fl4.daddr = t->parms.iph.daddr;
 		fl4.saddr = t->parms.iph.saddr;
@@ -424,17 +579,20 @@ static unsigned int ipsecmss_outer_dev_mtu(struct net_device *dev, u8 family)
 		/* with a protocol set, this is the xfrm lookup too */
 		rt = ip_route_output_key(t->net, &fl4);
 		if (IS_ERR(rt))
-			return 0;
-		mtu = ipsecmss_bundle_mtu(&rt->dst, 0);
+			return;
+		dst = &rt->dst;
 		hdr = sizeof(struct iphdr) + t->hlen;
 #if IS_ENABLED(CONFIG_IPV6)
 	} else if (!strcmp(kind, "ip6tnl") || !strcmp(kind, "ip6gre")) {
 		const struct ip6_tnl *t = netdev_priv(dev);
-		struct dst_entry *dst;
+		xfrm_address_t d = { .in6 = t->parms.raddr };
+		xfrm_address_t s = { .in6 = t->parms.laddr };
 		struct flowi6 fl6;
 
-		if (t->parms.collect_md || ipv6_addr_any(&t->parms.raddr))
-			return 0;
+		if (t->parms.collect_md || ipv6_addr_any(&t->parms.raddr) ||
+		    !ipsecmss_sa_exists(t->net, t->parms.fwmark, &d, &s,
+					AF_INET6))
+			return;
 		memset(&fl6, 0, sizeof(fl6));
 		fl6.daddr = t->parms.raddr;
 		fl6.saddr = t->parms.laddr;
@@ -444,69 +602,119 @@ static unsigned int ipsecmss_outer_dev_mtu(struct net_device *dev, u8 family)
 		dst = ip6_route_output(t->net, NULL, &fl6);
 		if (dst->error) {
 			dst_release(dst);
-			return 0;
+			return;
 		}
 		dst = xfrm_lookup(t->net, dst, flowi6_to_flowi(&fl6), NULL, 0);
-		mtu = ipsecmss_bundle_mtu(dst, 0);
+		if (IS_ERR_OR_NULL(dst))
+			return;
 		/* the encapsulation limit option: 8 bytes unless disabled */
 		hdr = sizeof(struct ipv6hdr) + t->hlen +
 		      (t->parms.flags & IP6_TNL_F_IGN_ENCAP_LIMIT ? 0 : 8);
 #endif
 	} else {
-		return 0;
+		return;
 	}
-	return mtu > hdr ? mtu - hdr : 0;
+	if (dst->xfrm)
+		ipsecmss_take_bundle(p, dst, hdr, cap, IPSECMSS_SRC_DEVICE);
+	dst_release(dst);
 }
 
-/* the IPsec MTU behind the device @route leads to, 0 if there is none */
-static unsigned int ipsecmss_dev_mtu(struct dst_entry *route,
-				     struct sk_buff *skb, u8 family,
-				     bool reverse)
+/* the IPsec MTU behind the device @route leads to, into @p */
+static void ipsecmss_dev_path(struct dst_entry *route, struct sk_buff *skb,
+			      u8 family, bool reverse, unsigned int cap,
+			      struct ipsecmss_path *p)
 {
 	struct net_device *dev = route->dev;
 	const char *kind;
 
-	if (!dev || !dev->rtnl_link_ops || !dev->rtnl_link_ops->kind)
-		return 0;
+	if (!dev->rtnl_link_ops || !dev->rtnl_link_ops->kind)
+		return;
+	/* no policy at all: nothing the device's xmit could find */
+	if (!READ_ONCE(dev_net(dev)->xfrm.policy_count[XFRM_POLICY_OUT]))
+		return;
 	kind = dev->rtnl_link_ops->kind;
 	if (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
 	    !strcmp(kind, "vti6"))
-		return ipsecmss_inner_dev_mtu(dev, route, skb, family, reverse);
-	return ipsecmss_outer_dev_mtu(dev, family);
+		ipsecmss_inner_dev_path(dev, route, skb, family, reverse, cap,
+					p);
+	else
+		ipsecmss_outer_dev_path(dev, family, cap, p);
+}
+
+/* a plain route's MTU into @p, capped */
+static void ipsecmss_take_route(struct ipsecmss_path *p, unsigned int mtu,
+				unsigned int cap)
+{
+	if (mtu && cap && cap < mtu)
+		ipsecmss_take(p, cap, IPSECMSS_SRC_CAP, 0);
+	else
+		ipsecmss_take(p, mtu, IPSECMSS_SRC_ROUTE, 0);
 }
 
 /*
- * Reverse path without a secpath (the SYN came in through a vti or an IP
- * tunnel, which drop it, or in clear): the route back to the source, and
- * the IPsec MTU behind its device.
+ * The reply's path: with a secpath, the SA's arithmetic capped by the
+ * plain route back (the device it leaves by, a locked route MTU, a learnt
+ * PMTU exception); without one (the SYN came in through a vti or an IP
+ * tunnel, which drop it, or in clear), the route back and the IPsec MTU
+ * behind its device.
  */
-static unsigned int ipsecmss_reverse_mtu(struct net *net, struct sk_buff *skb,
-					 u8 family, bool *ipsec)
+static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
+				  u8 family, unsigned int cap,
+				  struct ipsecmss_path *p)
 {
 	struct dst_entry *dst = NULL;
-	unsigned int mtu, m;
 	struct flowi fl;
 
+	ipsecmss_secpath_path(net, skb, cap, p);
 	memset(&fl, 0, sizeof(fl));
 	if (family == NFPROTO_IPV4)
 		fl.u.ip4.daddr = ip_hdr(skb)->saddr;
 	else
 		fl.u.ip6.daddr = ipv6_hdr(skb)->saddr;
 	if (nf_route(net, &dst, &fl, false, family) || !dst)
-		return 0;
-	mtu = dst_mtu(dst);
-	m = ipsecmss_dev_mtu(dst, skb, family, true);
-	if (m) {
-		mtu = min(mtu, m);
-		*ipsec = true;
+		return;
+	if (ipsecmss_real_route(dst)) {
+		ipsecmss_take_route(p, dst_mtu(dst), cap);
+		if (!p->ipsec)
+			ipsecmss_dev_path(dst, skb, family, true, cap, p);
 	}
 	dst_release(dst);
-	return mtu;
+}
+
+/* the segment's own path: its route, a bundle, or the SA behind its device */
+static void ipsecmss_forward_path(struct sk_buff *skb, u8 family,
+				  unsigned int cap, struct ipsecmss_path *p)
+{
+	struct dst_entry *dst = skb_dst(skb);
+
+	if (dst->xfrm) {
+		ipsecmss_take_bundle(p, dst, 0, cap, IPSECMSS_SRC_BUNDLE);
+		return;
+	}
+	ipsecmss_take_route(p, dst_mtu(dst), cap);
+	ipsecmss_dev_path(dst, skb, family, false, cap, p);
+}
+
+/* the underlay MTU the --esp and --overhead modes build on */
+static unsigned int ipsecmss_plain_mtu(struct net *net,
+				       const struct sk_buff *skb, u8 family)
+{
+	unsigned int fwd = dst_mtu(xfrm_dst_path(skb_dst(skb)));
+	unsigned int rev = ipsecmss_reverse_route_mtu(net, skb, family);
+
+	return rev ? min(fwd, rev) : fwd;
 }
 
 /* ---------------------------------------------------------------------
  * The target value for one segment, 0 when there is none.
  */
+
+/* what decided the value of a derived mode, for the counters and the log */
+struct ipsecmss_why {
+	struct ipsecmss_path fwd, rev;
+	const struct ipsecmss_path *chosen;	/* NULL: not --auto */
+};
+
 static unsigned int ipsecmss_floor(const struct xt_ipsecmss_tginfo *info,
 				   u8 family)
 {
@@ -516,39 +724,55 @@ static unsigned int ipsecmss_floor(const struct xt_ipsecmss_tginfo *info,
 					READ_ONCE(min_mss_ipv6);
 }
 
+static const enum ipsecmss_counter ipsecmss_src_counter[] = {
+	[IPSECMSS_SRC_NONE]	= IPSECMSS_C_AUTO_FAILED,
+	[IPSECMSS_SRC_ROUTE]	= IPSECMSS_C_FROM_ROUTE,
+	[IPSECMSS_SRC_BUNDLE]	= IPSECMSS_C_FROM_BUNDLE,
+	[IPSECMSS_SRC_SECPATH]	= IPSECMSS_C_FROM_SECPATH,
+	[IPSECMSS_SRC_DEVICE]	= IPSECMSS_C_FROM_DEVICE,
+	[IPSECMSS_SRC_CAP]	= IPSECMSS_C_FROM_CAP,
+};
+
+/* the smaller of both directions; the forward one wins a tie */
 static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
-				      const struct xt_action_param *par)
+				      const struct xt_action_param *par,
+				      unsigned int cap,
+				      struct ipsecmss_why *why)
 {
-	struct dst_entry *dst = skb_dst(skb);
 	struct net *net = xt_net(par);
-	unsigned int fwd, rev;
-	bool ipsec = false;
+	const struct ipsecmss_path *c;
 
-	fwd = dst ? dst_mtu(dst) : 0;
-	if (dst && dst->xfrm) {
-		ipsec = true;
-	} else if (dst) {
-		unsigned int m = ipsecmss_dev_mtu(dst, skb, xt_family(par),
-						  false);
-
-		if (m) {
-			fwd = min(fwd, m);
-			ipsec = true;
-		}
-	}
-	rev = ipsecmss_secpath_mtu(net, skb);
-	if (rev)
-		ipsec = true;
+	memset(why, 0, sizeof(*why));
+	ipsecmss_forward_path(skb, xt_family(par), cap, &why->fwd);
+	ipsecmss_reverse_path(net, skb, xt_family(par), cap, &why->rev);
+	if (!why->rev.mtu || (why->fwd.mtu && why->fwd.mtu <= why->rev.mtu))
+		c = &why->fwd;
 	else
-		rev = ipsecmss_reverse_mtu(net, skb, xt_family(par), &ipsec);
-	if (fwd || rev)
-		ipsecmss_count(net, ipsec ? IPSECMSS_C_AUTO_IPSEC :
-					    IPSECMSS_C_AUTO_ROUTE);
-	return ipsecmss_min_nonzero(fwd, rev);
+		c = &why->rev;
+	why->chosen = c;
+	if (!c->mtu)
+		return 0;
+	ipsecmss_count(net, why->fwd.ipsec || why->rev.ipsec ?
+			    IPSECMSS_C_AUTO_IPSEC : IPSECMSS_C_AUTO_ROUTE);
+	ipsecmss_count(net, ipsecmss_src_counter[c->src]);
+	return c->mtu;
 }
 
+/* modes that read routes: only where the skb carries a real one */
+static bool ipsecmss_needs_route(const struct xt_ipsecmss_tginfo *info)
+{
+	return info->mode == XT_IPSECMSS_MODE_AUTO ||
+	       ((info->mode == XT_IPSECMSS_MODE_OVERHEAD ||
+		 info->mode == XT_IPSECMSS_MODE_ESP) && !info->mtu);
+}
+
+#define IPSECMSS_ROUTE_HOOKS ((1 << NF_INET_FORWARD) | \
+			      (1 << NF_INET_LOCAL_OUT) | \
+			      (1 << NF_INET_POST_ROUTING))
+
 static unsigned int ipsecmss_target(struct sk_buff *skb,
-				    const struct xt_action_param *par)
+				    const struct xt_action_param *par,
+				    struct ipsecmss_why *why)
 {
 	const struct xt_ipsecmss_tginfo *info = par->targinfo;
 	u8 family = xt_family(par);
@@ -559,11 +783,28 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 	struct ipsecmss_esp_suite s __uninitialized;
 	unsigned int mtu, mss = 0;
 
+	if (ipsecmss_needs_route(info)) {
+		/*
+		 * iptables-nft checks a rule in a user chain with no hook
+		 * mask, so a route-derived rule can be reached from
+		 * PREROUTING or INPUT, where no route or an input route is
+		 * attached: leave such segments alone.
+		 */
+		if (!(IPSECMSS_ROUTE_HOOKS & (1 << xt_hooknum(par)))) {
+			ipsecmss_count(net, IPSECMSS_C_NO_ROUTE_HOOK);
+			return 0;
+		}
+		if (!ipsecmss_real_route(skb_dst(skb))) {
+			ipsecmss_count(net, IPSECMSS_C_NO_ROUTE);
+			return 0;
+		}
+	}
+
 	switch (info->mode) {
 	case XT_IPSECMSS_MODE_SET:
 		return info->mss;
 	case XT_IPSECMSS_MODE_AUTO:
-		mtu = ipsecmss_auto_mtu(skb, par);
+		mtu = ipsecmss_auto_mtu(skb, par, info->mtu, why);
 		mss = ipsecmss_mss_for_mtu(mtu, iph);
 		if (!mss) {
 			ipsecmss_count(net, IPSECMSS_C_AUTO_FAILED);
@@ -603,17 +844,47 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 /* ---------------------------------------------------------------------
  * The packet path.
  */
-static void ipsecmss_log(const struct sk_buff *skb, u8 family,
-			 unsigned int old_mss, unsigned int new_mss)
+static const char *const ipsecmss_mode_name[] = {
+	[XT_IPSECMSS_MODE_SET]		= "set-mss",
+	[XT_IPSECMSS_MODE_AUTO]		= "auto",
+	[XT_IPSECMSS_MODE_OVERHEAD]	= "overhead",
+	[XT_IPSECMSS_MODE_ESP]		= "esp",
+};
+
+/*
+ * One line per rewrite, rate-limited: the flow, the old and new MSS, and
+ * for --auto where each direction's MTU came from and which one decided.
+ */
+static void ipsecmss_log(const struct sk_buff *skb, u8 family, const u8 *th,
+			 unsigned int old_mss, unsigned int new_mss,
+			 const struct xt_ipsecmss_tginfo *info,
+			 const struct ipsecmss_why *why)
 {
-	if (family == NFPROTO_IPV4)
-		net_info_ratelimited("%pI4 -> %pI4 MSS %u -> %u\n",
-				     &ip_hdr(skb)->saddr, &ip_hdr(skb)->daddr,
-				     old_mss, new_mss);
+	unsigned int sport = th[0] << 8 | th[1], dport = th[2] << 8 | th[3];
+	const struct ipsecmss_path *c = why->chosen;
+	char how[128];
+
+	if (c)
+		snprintf(how, sizeof(how),
+			 "auto: mtu %u from %s spi 0x%08x; forward %u %s, reverse %u %s",
+			 c->mtu, ipsecmss_src_name[c->src], ntohl(c->spi),
+			 why->fwd.mtu, ipsecmss_src_name[why->fwd.src],
+			 why->rev.mtu, ipsecmss_src_name[why->rev.src]);
 	else
-		net_info_ratelimited("%pI6c -> %pI6c MSS %u -> %u\n",
-				     &ipv6_hdr(skb)->saddr,
-				     &ipv6_hdr(skb)->daddr, old_mss, new_mss);
+		snprintf(how, sizeof(how), "%s",
+			 info->mode <= XT_IPSECMSS_MODE_MAX &&
+			 ipsecmss_mode_name[info->mode] ?
+			 ipsecmss_mode_name[info->mode] : "?");
+	if (family == NFPROTO_IPV4)
+		net_info_ratelimited("%pI4:%u -> %pI4:%u MSS %u -> %u (%s)\n",
+				     &ip_hdr(skb)->saddr, sport,
+				     &ip_hdr(skb)->daddr, dport,
+				     old_mss, new_mss, how);
+	else
+		net_info_ratelimited("[%pI6c]:%u -> [%pI6c]:%u MSS %u -> %u (%s)\n",
+				     &ipv6_hdr(skb)->saddr, sport,
+				     &ipv6_hdr(skb)->daddr, dport,
+				     old_mss, new_mss, how);
 }
 
 static enum ipsecmss_csum_mode ipsecmss_csum_mode(const struct sk_buff *skb)
@@ -649,7 +920,8 @@ static bool ipsecmss_can_grow(struct sk_buff *skb, u8 family)
  */
 static bool ipsecmss_insert_mss(struct sk_buff *skb,
 				const struct xt_action_param *par,
-				unsigned int doff, unsigned int target)
+				unsigned int doff, unsigned int target,
+				const struct ipsecmss_why *why)
 {
 	struct net *net = xt_net(par);
 	u8 family = xt_family(par);
@@ -698,7 +970,8 @@ static bool ipsecmss_insert_mss(struct sk_buff *skb,
 
 	ipsecmss_count(net, IPSECMSS_C_INSERTED);
 	if (READ_ONCE(log_rewrites))
-		ipsecmss_log(skb, family, 0, mss);
+		ipsecmss_log(skb, family, skb_network_header(skb) + thoff, 0,
+			     mss, par->targinfo, why);
 	return true;
 }
 
@@ -710,6 +983,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	/* filled by skb_header_pointer() and the walk before any read */
 	u8 buf[IPSECMSS_TCPHDR_MAX] __uninitialized;
 	struct ipsecmss_walk w __uninitialized;
+	struct ipsecmss_why why __uninitialized;
 	enum ipsecmss_result r;
 	const u8 *copy;
 	u8 *th;
@@ -739,14 +1013,15 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	if (r == IPSECMSS_MALFORMED)
 		goto malformed;
 
-	target = ipsecmss_target(skb, par);
+	why.chosen = NULL;
+	target = ipsecmss_target(skb, par, &why);
 	if (!target) {
 		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
 		return XT_CONTINUE;
 	}
 
 	if (r == IPSECMSS_NO_MSS) {
-		if (!ipsecmss_insert_mss(skb, par, doff, target))
+		if (!ipsecmss_insert_mss(skb, par, doff, target, &why))
 			goto drop;
 		return XT_CONTINUE;
 	}
@@ -768,7 +1043,8 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	}
 	ipsecmss_count(net, IPSECMSS_C_REWRITTEN);
 	if (READ_ONCE(log_rewrites))
-		ipsecmss_log(skb, xt_family(par), w.max_mss, target);
+		ipsecmss_log(skb, xt_family(par), th, w.max_mss, target,
+			     par->targinfo, &why);
 	return XT_CONTINUE;
 
 malformed:
@@ -781,10 +1057,6 @@ drop:
 /* ---------------------------------------------------------------------
  * Rule insertion: every field of the blob is checked.
  */
-#define IPSECMSS_ROUTE_HOOKS ((1 << NF_INET_FORWARD) | \
-			      (1 << NF_INET_LOCAL_OUT) | \
-			      (1 << NF_INET_POST_ROUTING))
-
 static int ipsecmss_tg_check(const struct xt_tgchk_param *par)
 {
 	const struct xt_ipsecmss_tginfo *info = par->targinfo;
@@ -831,9 +1103,9 @@ static int ipsecmss_tg_check(const struct xt_tgchk_param *par)
 		break;
 	case XT_IPSECMSS_MODE_AUTO:
 		if (info->suite || info->outer || info->mss ||
-		    info->overhead || info->mtu ||
+		    info->overhead ||
 		    (info->flags & ~XT_IPSECMSS_F_FALLBACK)) {
-			pr_info_ratelimited("auto takes only min-mss and fallback-mss\n");
+			pr_info_ratelimited("auto takes only mtu, min-mss and fallback-mss\n");
 			return -EINVAL;
 		}
 		if (!!(info->flags & XT_IPSECMSS_F_FALLBACK) !=
