@@ -33,6 +33,8 @@
 #include <net/route.h>
 #include <net/ip_tunnels.h>
 #include <net/ip6_route.h>
+#include <net/ip_fib.h>
+#include <net/ip6_fib.h>
 #include <net/ip6_tunnel.h>
 
 #include "xt_ipsecmss.h"
@@ -682,17 +684,102 @@ static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
 }
 
 /* the segment's own path: its route, a bundle, or the SA behind its device */
-static void ipsecmss_forward_path(struct sk_buff *skb, u8 family,
-				  unsigned int cap, struct ipsecmss_path *p)
+static void ipsecmss_forward_path(struct dst_entry *dst, struct sk_buff *skb,
+				  u8 family, unsigned int cap,
+				  struct ipsecmss_path *p)
 {
-	struct dst_entry *dst = skb_dst(skb);
-
 	if (dst->xfrm) {
 		ipsecmss_take_bundle(p, dst, 0, cap, IPSECMSS_SRC_BUNDLE);
 		return;
 	}
 	ipsecmss_take_route(p, dst_mtu(dst), cap);
 	ipsecmss_dev_path(dst, skb, family, false, cap, p);
+}
+
+/*
+ * In OUTPUT the segment still has the route its socket chose.  A mark,
+ * address or TOS that the mangle or nat chains change makes the kernel
+ * route it again after the chain (ipt_mangle_out() and
+ * nf_nat_ipv4_local_fn() call ip_route_me_harder()).  Route it here the
+ * way ip_route_me_harder() and ip6_route_me_harder() will, with the
+ * segment's keys as they stand at this rule, through xfrm_lookup() too.
+ * Not mirrored: a TOS-keyed route and a VRF's l3mdev key.  Returns a
+ * referenced route, or NULL (then the segment's own route stands).
+ */
+static struct dst_entry *ipsecmss_output_route(struct net *net,
+					       struct sk_buff *skb,
+					       const struct xt_action_param *par)
+{
+	struct sock *sk = par->state->sk ? sk_to_full_sk(par->state->sk) : NULL;
+	struct net_device *dev = skb_dst(skb)->dev;
+	struct flow_keys flkeys;
+	struct dst_entry *dst;
+	struct flowi fl;
+	int err;
+
+	memset(&fl, 0, sizeof(fl));
+	if (xt_family(par) == NFPROTO_IPV4) {
+		const struct iphdr *iph = ip_hdr(skb);
+		struct flowi4 *fl4 = &fl.u.ip4;
+		unsigned int type;
+		struct rtable *rt;
+
+		fl4->flowi4_flags = sk ? inet_sk_flowi_flags(sk) : 0;
+		type = inet_addr_type_dev_table(net, dev, iph->saddr);
+		if (type == RTN_LOCAL || type == RTN_UNICAST) {
+			fl4->saddr = iph->saddr;
+			fl4->flowi4_flags |= FLOWI_FLAG_ANYSRC;
+		}
+		fl4->daddr = iph->daddr;
+		fl4->flowi4_oif = sk ? sk->sk_bound_dev_if : 0;
+		fl4->flowi4_mark = skb->mark;
+		fib4_rules_early_flow_dissect(net, skb, fl4, &flkeys);
+		rt = ip_route_output_key(net, fl4);
+		if (IS_ERR(rt))
+			return NULL;
+		dst = &rt->dst;
+		err = IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED;
+#if IS_ENABLED(CONFIG_IPV6)
+	} else {
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+		struct flowi6 *fl6 = &fl.u.ip6;
+
+		fl6->flowi6_mark = skb->mark;
+		fl6->flowi6_uid = sock_net_uid(net, sk);
+		fl6->daddr = ip6h->daddr;
+		fl6->saddr = ip6h->saddr;
+		if (sk && sk->sk_bound_dev_if)
+			fl6->flowi6_oif = sk->sk_bound_dev_if;
+		else if (ipv6_addr_type(&ip6h->daddr) &
+			 (IPV6_ADDR_MULTICAST | IPV6_ADDR_LINKLOCAL))
+			fl6->flowi6_oif = dev->ifindex;
+		fib6_rules_early_flow_dissect(net, skb, fl6, &flkeys);
+		dst = ip6_route_output(net, sk, fl6);
+		err = IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED;
+#else
+	} else {
+		return NULL;
+#endif
+	}
+	if (dst->error || !ipsecmss_real_route(dst)) {
+		dst_release(dst);
+		return NULL;
+	}
+	if (err)
+		return dst;
+	if (ipsecmss_decode_session(net, skb, &fl, xt_family(par) ==
+				    NFPROTO_IPV4 ? AF_INET : AF_INET6))
+		return dst;
+	/* the decoder keys the old route's device: the new one goes out */
+	fl.flowi_oif = dst->dev->ifindex;
+	dst = xfrm_lookup(net, dst, &fl, sk, 0);
+	if (IS_ERR_OR_NULL(dst))
+		return NULL;
+	if (!ipsecmss_real_route(dst)) {
+		dst_release(dst);
+		return NULL;
+	}
+	return dst;
 }
 
 /* the underlay MTU the --esp and --overhead modes build on */
@@ -741,9 +828,14 @@ static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 {
 	struct net *net = xt_net(par);
 	const struct ipsecmss_path *c;
+	struct dst_entry *dst = NULL;
 
 	memset(why, 0, sizeof(*why));
-	ipsecmss_forward_path(skb, xt_family(par), cap, &why->fwd);
+	if (xt_hooknum(par) == NF_INET_LOCAL_OUT)
+		dst = ipsecmss_output_route(net, skb, par);
+	ipsecmss_forward_path(dst ? dst : skb_dst(skb), skb, xt_family(par),
+			      cap, &why->fwd);
+	dst_release(dst);
 	ipsecmss_reverse_path(net, skb, xt_family(par), cap, &why->rev);
 	if (!why->rev.mtu || (why->fwd.mtu && why->fwd.mtu <= why->rev.mtu))
 		c = &why->fwd;
