@@ -369,10 +369,8 @@ static void ipsecmss_take_bundle(struct ipsecmss_path *p,
 			swap(x[i], x[n - 1 - i]);
 		m = ipsecmss_sa_chain_mtu(x, n, dst_mtu(d), cap, &capped);
 	}
-	if (capped && m < mtu) {
-		if (m > hdr)
-			ipsecmss_take(p, m - hdr, IPSECMSS_SRC_CAP,
-				      dst->xfrm->id.spi);
+	if (capped && m > hdr && m < mtu) {
+		ipsecmss_take(p, m - hdr, IPSECMSS_SRC_CAP, dst->xfrm->id.spi);
 		return;
 	}
 	if (mtu > hdr)
@@ -714,8 +712,8 @@ static struct dst_entry *ipsecmss_output_route(struct net *net,
 	struct net_device *dev = skb_dst(skb)->dev;
 	struct flow_keys flkeys;
 	struct dst_entry *dst;
+	bool transformed;
 	struct flowi fl;
-	int err;
 
 	memset(&fl, 0, sizeof(fl));
 	if (xt_family(par) == NFPROTO_IPV4) {
@@ -738,7 +736,7 @@ static struct dst_entry *ipsecmss_output_route(struct net *net,
 		if (IS_ERR(rt))
 			return NULL;
 		dst = &rt->dst;
-		err = IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED;
+		transformed = IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED;
 #if IS_ENABLED(CONFIG_IPV6)
 	} else {
 		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
@@ -755,7 +753,7 @@ static struct dst_entry *ipsecmss_output_route(struct net *net,
 			fl6->flowi6_oif = dev->ifindex;
 		fib6_rules_early_flow_dissect(net, skb, fl6, &flkeys);
 		dst = ip6_route_output(net, sk, fl6);
-		err = IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED;
+		transformed = IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED;
 #else
 	} else {
 		return NULL;
@@ -765,7 +763,7 @@ static struct dst_entry *ipsecmss_output_route(struct net *net,
 		dst_release(dst);
 		return NULL;
 	}
-	if (err)
+	if (transformed)
 		return dst;
 	if (ipsecmss_decode_session(net, skb, &fl, xt_family(par) ==
 				    NFPROTO_IPV4 ? AF_INET : AF_INET6))
