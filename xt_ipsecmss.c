@@ -136,6 +136,7 @@ enum ipsecmss_counter {
 	IPSECMSS_C_FROM_CAP,
 	IPSECMSS_C_NO_ROUTE_HOOK,
 	IPSECMSS_C_NO_ROUTE,
+	IPSECMSS_C_AFTER_NAT,
 	IPSECMSS_C_NUM,
 };
 
@@ -159,6 +160,7 @@ static const char *const ipsecmss_counter_name[IPSECMSS_C_NUM] = {
 	[IPSECMSS_C_FROM_CAP]	 = "from_cap",
 	[IPSECMSS_C_NO_ROUTE_HOOK] = "no_route_hook",
 	[IPSECMSS_C_NO_ROUTE]	 = "no_route",
+	[IPSECMSS_C_AFTER_NAT]	 = "after_nat",
 };
 
 struct ipsecmss_stats {
@@ -167,7 +169,12 @@ struct ipsecmss_stats {
 
 struct ipsecmss_net {
 	struct ipsecmss_stats __percpu *stats;
+	unsigned int auto_rules;	/* --auto rules here, under the mutex */
+	bool nat_hooks;			/* the after-NAT hooks are registered */
 };
+
+/* serialises auto_rules and the hook registration of every netns */
+static DEFINE_MUTEX(ipsecmss_nat_mutex);
 
 static unsigned int ipsecmss_net_id __read_mostly;
 
@@ -212,10 +219,16 @@ static int __net_init ipsecmss_net_init(struct net *net)
 	return 0;
 }
 
+static void ipsecmss_nat_hooks_off(struct net *net, struct ipsecmss_net *in);
+
 static void __net_exit ipsecmss_net_exit(struct net *net)
 {
 	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
 
+	/* rules may outlive this (their table goes later): hooks go now */
+	mutex_lock(&ipsecmss_nat_mutex);
+	ipsecmss_nat_hooks_off(net, in);
+	mutex_unlock(&ipsecmss_nat_mutex);
 	remove_proc_entry("ipsecmss", net->proc_net_stat);
 	free_percpu(in->stats);
 }
@@ -956,13 +969,14 @@ static void ipsecmss_log(const struct sk_buff *skb, u8 family, const u8 *th,
 
 	if (c)
 		snprintf(how, sizeof(how),
-			 "auto: mtu %u from %s spi 0x%08x; forward %u %s, reverse %u %s",
+			 "%s: mtu %u from %s spi 0x%08x; forward %u %s, reverse %u %s",
+			 info ? "auto" : "auto after nat",
 			 c->mtu, ipsecmss_src_name[c->src], ntohl(c->spi),
 			 why->fwd.mtu, ipsecmss_src_name[why->fwd.src],
 			 why->rev.mtu, ipsecmss_src_name[why->rev.src]);
 	else
 		snprintf(how, sizeof(how), "%s",
-			 info->mode <= XT_IPSECMSS_MODE_MAX &&
+			 info && info->mode <= XT_IPSECMSS_MODE_MAX &&
 			 ipsecmss_mode_name[info->mode] ?
 			 ipsecmss_mode_name[info->mode] : "?");
 	if (family == NFPROTO_IPV4)
@@ -1065,6 +1079,10 @@ static bool ipsecmss_insert_mss(struct sk_buff *skb,
 	return true;
 }
 
+static void ipsecmss_note_syn(struct sk_buff *skb,
+			      const struct xt_action_param *par,
+			      const u8 *th);
+
 static unsigned int
 ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 {
@@ -1105,6 +1123,8 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 
 	why.chosen = NULL;
 	target = ipsecmss_target(skb, par, &why);
+	if (why.chosen && target)
+		ipsecmss_note_syn(skb, par, copy);
 	if (!target) {
 		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
 		return XT_CONTINUE;
@@ -1142,6 +1162,191 @@ malformed:
 drop:
 	ipsecmss_count(net, IPSECMSS_C_DROPPED);
 	return NF_DROP;
+}
+
+/* ---------------------------------------------------------------------
+ * NAT before IPsec.
+ *
+ * Source NAT, and the reply side of a DNAT, rewrite a segment in
+ * POSTROUTING after every xtables chain; nf_nat_ipv4_out() and
+ * nf_nat_ipv6_out() then route it again (nf_xfrm_me_harder()) into the
+ * IPsec bundle its new addresses select, which no rule sees.  An --auto
+ * rule leaves a note of the SYN it handled on this CPU; the module's own
+ * hook right after source NAT reads the note, takes the bundle's MTU and
+ * lowers the MSS further if it must (never raises it).  The note is good
+ * for the same skb on the same pass only: rule and hook run back to back
+ * with no queue between, so it is keyed by the skb and its TCP sequence
+ * number, and a miss (another CPU, a queued packet) only leaves the
+ * rule's value.  The hooks exist in a netns while it has --auto rules.
+ */
+struct ipsecmss_note {
+	const struct sk_buff *skb;
+	__be32 seq;		/* the SYN's sequence number */
+	u16 cap;		/* the rule's --mtu cap, 0 if none */
+	u16 floor;		/* the floor the rule applies */
+};
+
+static DEFINE_PER_CPU(struct ipsecmss_note, ipsecmss_note);
+
+static void ipsecmss_note_syn(struct sk_buff *skb,
+			      const struct xt_action_param *par,
+			      const u8 *th)
+{
+	const struct xt_ipsecmss_tginfo *info = par->targinfo;
+	struct ipsecmss_net *in = net_generic(xt_net(par), ipsecmss_net_id);
+	struct ipsecmss_note *n;
+
+	if (!READ_ONCE(in->nat_hooks))
+		return;
+	n = get_cpu_ptr(&ipsecmss_note);
+	n->skb = skb;
+	memcpy(&n->seq, th + 4, sizeof(n->seq));
+	n->cap = info->mtu;
+	n->floor = ipsecmss_floor(info, xt_family(par));
+	put_cpu_ptr(&ipsecmss_note);
+}
+
+/* the TCP header offset of an unfragmented segment, 0 if none */
+static unsigned int ipsecmss_tcp_offset(struct sk_buff *skb, u8 family)
+{
+	unsigned int thoff = 0;
+	unsigned short fragoff = 0;
+
+	if (family == NFPROTO_IPV4) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		if (iph->protocol != IPPROTO_TCP ||
+		    (iph->frag_off & htons(IP_OFFSET)))
+			return 0;
+		return skb_network_offset(skb) + iph->ihl * 4;
+	}
+	if (ipv6_find_hdr(skb, &thoff, IPPROTO_TCP, &fragoff, NULL) !=
+	    IPPROTO_TCP || fragoff)
+		return 0;
+	return thoff;
+}
+
+static void ipsecmss_after_nat(struct sk_buff *skb, struct net *net,
+			       u8 family, const struct ipsecmss_note *note)
+{
+	unsigned int iph = family == NFPROTO_IPV4 ? sizeof(struct iphdr) :
+						    sizeof(struct ipv6hdr);
+	struct dst_entry *dst = skb_dst(skb);
+	u8 buf[IPSECMSS_TCPHDR_MAX] __uninitialized;
+	struct ipsecmss_walk w __uninitialized;
+	struct ipsecmss_why why;
+	unsigned int thoff, doff, target;
+	const u8 *copy;
+	u8 *th;
+
+	if (!ipsecmss_real_route(dst) || !dst->xfrm)
+		return;
+	thoff = ipsecmss_tcp_offset(skb, family);
+	if (!thoff)
+		return;
+	copy = skb_header_pointer(skb, thoff, IPSECMSS_TCPHDR_MIN, buf);
+	if (!copy || !(ipsecmss_flags(copy) & IPSECMSS_TCP_SYN) ||
+	    memcmp(copy + 4, &note->seq, sizeof(note->seq)))
+		return;
+	doff = ipsecmss_doff(copy);
+	if (doff < IPSECMSS_TCPHDR_MIN || skb->len < thoff ||
+	    doff > skb->len - thoff)
+		return;
+	copy = skb_header_pointer(skb, thoff, doff, buf);
+	if (!copy || ipsecmss_walk(copy, doff, &w) != IPSECMSS_UNCHANGED)
+		return;
+
+	memset(&why, 0, sizeof(why));
+	ipsecmss_take_bundle(&why.fwd, dst, 0, note->cap, IPSECMSS_SRC_BUNDLE);
+	why.chosen = &why.fwd;
+	target = ipsecmss_mss_for_mtu(why.fwd.mtu, iph);
+	if (!target)
+		return;
+	target = max_t(unsigned int, target, note->floor);
+	if (w.max_mss <= target)
+		return;
+	if (skb_ensure_writable(skb, thoff + doff))
+		return;
+	th = skb->data + thoff;
+	if (ipsecmss_rewrite(th, doff, &w, target, ipsecmss_csum_mode(skb)) !=
+	    IPSECMSS_REWRITTEN)
+		return;
+	ipsecmss_count(net, IPSECMSS_C_AFTER_NAT);
+	if (READ_ONCE(log_rewrites))
+		ipsecmss_log(skb, family, th, w.max_mss, target, NULL, &why);
+}
+
+static unsigned int ipsecmss_nat_hook(void *priv, struct sk_buff *skb,
+				      const struct nf_hook_state *state)
+{
+	struct ipsecmss_note *n, note;
+
+	n = get_cpu_ptr(&ipsecmss_note);
+	if (likely(n->skb != skb)) {
+		put_cpu_ptr(&ipsecmss_note);
+		return NF_ACCEPT;
+	}
+	note = *n;
+	n->skb = NULL;
+	put_cpu_ptr(&ipsecmss_note);
+	ipsecmss_after_nat(skb, state->net, state->pf, &note);
+	return NF_ACCEPT;
+}
+
+/* right after source NAT and its re-route, in both families */
+static const struct nf_hook_ops ipsecmss_nat_ops[] = {
+	{
+		.hook		= ipsecmss_nat_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP_PRI_NAT_SRC + 1,
+	},
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		.hook		= ipsecmss_nat_hook,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP6_PRI_NAT_SRC + 1,
+	},
+#endif
+};
+
+static void ipsecmss_nat_hooks_off(struct net *net, struct ipsecmss_net *in)
+{
+	if (!in->nat_hooks)
+		return;
+	nf_unregister_net_hooks(net, ipsecmss_nat_ops,
+				ARRAY_SIZE(ipsecmss_nat_ops));
+	WRITE_ONCE(in->nat_hooks, false);
+}
+
+/* one more --auto rule in @net: the first one brings the hooks */
+static int ipsecmss_auto_rule_get(struct net *net)
+{
+	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+	int err = 0;
+
+	mutex_lock(&ipsecmss_nat_mutex);
+	if (!in->auto_rules++) {
+		err = nf_register_net_hooks(net, ipsecmss_nat_ops,
+					    ARRAY_SIZE(ipsecmss_nat_ops));
+		if (err)
+			in->auto_rules--;
+		else
+			WRITE_ONCE(in->nat_hooks, true);
+	}
+	mutex_unlock(&ipsecmss_nat_mutex);
+	return err;
+}
+
+static void ipsecmss_auto_rule_put(struct net *net)
+{
+	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+
+	mutex_lock(&ipsecmss_nat_mutex);
+	if (in->auto_rules && !--in->auto_rules)
+		ipsecmss_nat_hooks_off(net, in);
+	mutex_unlock(&ipsecmss_nat_mutex);
 }
 
 /* ---------------------------------------------------------------------
@@ -1271,7 +1476,17 @@ static int ipsecmss_tg_check(const struct xt_tgchk_param *par)
 		pr_info_ratelimited("a route-derived MSS needs FORWARD, OUTPUT or POSTROUTING\n");
 		return -EINVAL;
 	}
+	if (info->mode == XT_IPSECMSS_MODE_AUTO)
+		return ipsecmss_auto_rule_get(par->net);
 	return 0;
+}
+
+static void ipsecmss_tg_destroy(const struct xt_tgdtor_param *par)
+{
+	const struct xt_ipsecmss_tginfo *info = par->targinfo;
+
+	if (info->mode == XT_IPSECMSS_MODE_AUTO)
+		ipsecmss_auto_rule_put(par->net);
 }
 
 static struct xt_target ipsecmss_tg_reg[] __read_mostly = {
@@ -1282,6 +1497,7 @@ static struct xt_target ipsecmss_tg_reg[] __read_mostly = {
 		.proto		= IPPROTO_TCP,
 		.target		= ipsecmss_tg,
 		.checkentry	= ipsecmss_tg_check,
+		.destroy	= ipsecmss_tg_destroy,
 		.targetsize	= sizeof(struct xt_ipsecmss_tginfo),
 		.me		= THIS_MODULE,
 	},
@@ -1292,6 +1508,7 @@ static struct xt_target ipsecmss_tg_reg[] __read_mostly = {
 		.proto		= IPPROTO_TCP,
 		.target		= ipsecmss_tg,
 		.checkentry	= ipsecmss_tg_check,
+		.destroy	= ipsecmss_tg_destroy,
 		.targetsize	= sizeof(struct xt_ipsecmss_tginfo),
 		.me		= THIS_MODULE,
 	},
