@@ -6,9 +6,13 @@
 
 KVER    ?= $(shell uname -r)
 # The running kernel's headers by default; on a machine that has none
-# (a container, a test box) fall back to the newest installed ones.
+# (a container, a test box) fall back to the newest installed kernel that
+# has headers and an image under /boot, then to the newest headers alone
 # (Debian's generic flavour before cloud and rt ones).
+IMG_KDIRS := $(foreach v,$(patsubst /boot/vmlinuz-%,%,$(wildcard /boot/vmlinuz-*)), \
+                       $(wildcard /lib/modules/$(v)/build))
 KDIR    ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) \
+                       $(lastword $(sort $(filter-out %-cloud-amd64/build %-rt-amd64/build,$(IMG_KDIRS)))) \
                        $(lastword $(sort $(filter-out %-cloud-amd64/build %-rt-amd64/build, \
                                                       $(wildcard /lib/modules/*/build)))) \
                        $(lastword $(sort $(wildcard /lib/modules/*/build))))
@@ -33,7 +37,7 @@ all: module plugin
 
 module: xt_ipsecmss.ko
 
-xt_ipsecmss.ko: xt_ipsecmss.c $(HEADERS) Kbuild
+xt_ipsecmss.ko: xt_ipsecmss.c $(HEADERS) include/ipsecmss_compat.h Kbuild scripts/ipsecmss-probe.sh
 	@test -n "$(KDIR)" || { echo "no kernel headers found: install linux-headers-$(KVER) or pass KDIR=" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KBUILD_FLAGS) modules
 
@@ -145,9 +149,10 @@ dkms-install:
 	@test -d /lib/modules/$(DKMS_KVER)/build || { echo "make dkms-install: no headers for $(DKMS_KVER) (install linux-headers-$(DKMS_KVER), or pass DKMS_KVER=)" >&2; exit 1; }
 	if [ -n "$$(dkms status $(DKMS_MV))" ]; then dkms remove $(DKMS_MV) --all; fi
 	rm -rf $(DKMS_SRC)
-	install -d $(DKMS_SRC)/include
+	install -d $(DKMS_SRC)/include $(DKMS_SRC)/scripts
 	install -m 0644 dkms.conf Kbuild xt_ipsecmss.c $(DKMS_SRC)/
 	install -m 0644 $(wildcard include/*.h) $(DKMS_SRC)/include/
+	install -m 0755 scripts/ipsecmss-probe.sh $(DKMS_SRC)/scripts/
 	dkms add $(DKMS_MV)
 	dkms build $(DKMS_MV) -k $(DKMS_KVER)
 	dkms install $(DKMS_MV) -k $(DKMS_KVER)

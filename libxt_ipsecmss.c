@@ -12,8 +12,11 @@
  * headers) and the inner header size depend on it.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <xtables.h>
 
 #include "xt_ipsecmss.h"
@@ -25,11 +28,16 @@ static_assert(sizeof(struct xt_ipsecmss_tginfo) == XT_IPSECMSS_TGINFO_SIZE,
 /*
  * The floor the kernel applies to a derived MSS: --min-mss if given,
  * otherwise its module parameters, whose limits and defaults these are
- * (xt_ipsecmss.c: IPSECMSS_FLOOR_MIN, min_mss_ipv4, min_mss_ipv6).
+ * (xt_ipsecmss.c: IPSECMSS_FLOOR_MIN, min_mss_ipv4, min_mss_ipv6).  The
+ * live values are read from the module's parameter directory; the
+ * environment variable IPSECMSS_SYSFS_PARAMS names another directory
+ * (for tests on a machine without the module).
  */
 #define IPSECMSS_FLOOR_MIN	88	/* the stack's TCP_MIN_MSS */
 #define IPSECMSS_FLOOR_DEF4	536
 #define IPSECMSS_FLOOR_DEF6	1220
+#define IPSECMSS_SYSFS_PARAMS	"/sys/module/xt_ipsecmss/parameters"
+#define IPSECMSS_SYSFS_ENV	"IPSECMSS_SYSFS_PARAMS"
 
 enum {
 	O_SET_MSS = 0,
@@ -70,7 +78,7 @@ static const struct xt_option_entry ipsecmss_opts[] = {
 	  .excl = (F_MODES & ~F_SET_MSS) | F_ESP_ONLY | F_MTU | F_MIN_MSS |
 		  F_FALLBACK_MSS },
 	{ .name = "auto", .id = O_AUTO, .type = XTTYPE_NONE,
-	  .excl = (F_MODES & ~F_AUTO) | F_ESP_ONLY | F_MTU },
+	  .excl = (F_MODES & ~F_AUTO) | F_ESP_ONLY },
 	{ .name = "overhead", .id = O_OVERHEAD, .type = XTTYPE_STRING,
 	  .excl = (F_MODES & ~F_OVERHEAD) | F_ESP_ONLY | F_FALLBACK_MSS },
 	{ .name = "esp", .id = O_ESP, .type = XTTYPE_STRING,
@@ -175,13 +183,191 @@ static unsigned int ipsecmss_fixed_mss(const struct xt_ipsecmss_tginfo *info,
 	}
 }
 
+/* ----------------------------------------------------------------- floor */
+
+/* where the floor a derived MSS is raised to comes from */
+enum ipsecmss_floor_src {
+	IPSECMSS_FLOOR_OPTION,		/* the rule's --min-mss */
+	IPSECMSS_FLOOR_LIVE,		/* the loaded module's parameter */
+	IPSECMSS_FLOOR_NOT_LOADED,	/* no module: its default assumed */
+	IPSECMSS_FLOOR_UNREADABLE,	/* parameter unusable: default */
+};
+
+struct ipsecmss_floor {
+	unsigned int value;
+	enum ipsecmss_floor_src src;
+	const char *param;		/* "min_mss_ipv4" or "min_mss_ipv6" */
+	char path[256];			/* the parameter's file */
+	char why[96];			/* IPSECMSS_FLOOR_UNREADABLE: what */
+};
+
+/*
+ * The value of a module parameter file as the kernel writes it ("1200\n"),
+ * or 0 with @why saying what is wrong with it.
+ */
+static unsigned int ipsecmss_param_value(const char *buf, size_t len,
+					 unsigned int max, char *why,
+					 size_t size)
+{
+	unsigned int v = 0;
+	char shown[20];
+	size_t i, n;
+
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	for (i = 0; i < len; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			break;
+		if (v <= max)
+			v = v * 10 + (unsigned int)(buf[i] - '0');
+	}
+	if (len > 0 && i == len && v >= IPSECMSS_FLOOR_MIN && v <= max)
+		return v;
+	/* show what is there, printable and short */
+	for (i = 0, n = 0; i < len && n < sizeof(shown) - 4; i++)
+		shown[n++] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
+	if (i < len) {
+		memcpy(shown + n, "...", 3);
+		n += 3;
+	}
+	shown[n] = '\0';
+	snprintf(why, size, "holds \"%s\", not a number in %u-%u", shown,
+		 (unsigned int)IPSECMSS_FLOOR_MIN, max);
+	return 0;
+}
+
+/*
+ * The floor the kernel applies to this rule's derived MSS: --min-mss, or
+ * the live module parameter, or its default when the module is not loaded
+ * or the parameter cannot be read (and then @f says why).
+ */
+static void ipsecmss_get_floor(const struct xt_ipsecmss_tginfo *info,
+			       uint8_t family, struct ipsecmss_floor *f)
+{
+	unsigned int max = ipsecmss_mss_max(family);
+	const char *dir = getenv(IPSECMSS_SYSFS_ENV);
+	char buf[64];
+	struct stat st;
+	size_t len;
+	FILE *fp;
+
+	memset(f, 0, sizeof(*f));
+	f->param = family == NFPROTO_IPV6 ? "min_mss_ipv6" : "min_mss_ipv4";
+	if (info->min_mss) {
+		f->value = info->min_mss;
+		f->src = IPSECMSS_FLOOR_OPTION;
+		return;
+	}
+	f->value = family == NFPROTO_IPV6 ? IPSECMSS_FLOOR_DEF6 :
+					    IPSECMSS_FLOOR_DEF4;
+	if (dir == NULL || dir[0] == '\0')
+		dir = IPSECMSS_SYSFS_PARAMS;
+	snprintf(f->path, sizeof(f->path), "%s/%s", dir, f->param);
+
+	fp = fopen(f->path, "re");
+	if (fp == NULL) {
+		int err = errno;
+
+		if (err == ENOENT && stat(dir, &st) != 0 && errno == ENOENT) {
+			f->src = IPSECMSS_FLOOR_NOT_LOADED;
+			return;
+		}
+		f->src = IPSECMSS_FLOOR_UNREADABLE;
+		snprintf(f->why, sizeof(f->why), "cannot be read (%s)",
+			 strerror(err));
+		return;
+	}
+	len = fread(buf, 1, sizeof(buf), fp);
+	if (ferror(fp)) {
+		f->src = IPSECMSS_FLOOR_UNREADABLE;
+		snprintf(f->why, sizeof(f->why), "cannot be read (%s)",
+			 strerror(errno));
+	} else {
+		unsigned int v = ipsecmss_param_value(buf, len, max, f->why,
+						      sizeof(f->why));
+
+		if (v) {
+			f->value = v;
+			f->src = IPSECMSS_FLOOR_LIVE;
+		} else {
+			f->src = IPSECMSS_FLOOR_UNREADABLE;
+		}
+	}
+	fclose(fp);
+}
+
+/* where @f comes from, for a refusal: "min_mss_ipv4, read from ..." */
+static void ipsecmss_floor_says(const struct ipsecmss_floor *f, char *buf,
+				size_t size)
+{
+	switch (f->src) {
+	case IPSECMSS_FLOOR_OPTION:
+		snprintf(buf, size, "--min-mss");
+		break;
+	case IPSECMSS_FLOOR_LIVE:
+		snprintf(buf, size, "%s, read from %s", f->param, f->path);
+		break;
+	case IPSECMSS_FLOOR_NOT_LOADED:
+		snprintf(buf, size,
+			 "the default of %s, assumed: the module xt_ipsecmss is not loaded, no %s",
+			 f->param, f->path);
+		break;
+	case IPSECMSS_FLOOR_UNREADABLE:
+		snprintf(buf, size,
+			 "the default of %s, assumed: %s %s", f->param,
+			 f->path, f->why);
+		break;
+	}
+}
+
+/* the same, short, for `iptables -L` */
+static void ipsecmss_floor_short(const struct ipsecmss_floor *f, char *buf,
+				 size_t size)
+{
+	switch (f->src) {
+	case IPSECMSS_FLOOR_OPTION:
+		snprintf(buf, size, "--min-mss");
+		break;
+	case IPSECMSS_FLOOR_LIVE:
+		snprintf(buf, size, "%s", f->param);
+		break;
+	case IPSECMSS_FLOOR_NOT_LOADED:
+		snprintf(buf, size, "%s's default, module not loaded",
+			 f->param);
+		break;
+	case IPSECMSS_FLOOR_UNREADABLE:
+		snprintf(buf, size, "%s's default, %s unreadable", f->param,
+			 f->path);
+		break;
+	}
+}
+
 /* ------------------------------------------------------------------ help */
 
 static void ipsecmss_help(uint8_t family)
 {
+	static const struct xt_ipsecmss_tginfo none;
 	struct ipsecmss_esp_suite s;
+	struct ipsecmss_floor f;
+	char now[512];
 	unsigned int id;
 
+	ipsecmss_get_floor(&none, family, &f);
+	switch (f.src) {
+	case IPSECMSS_FLOOR_LIVE:
+		snprintf(now, sizeof(now), "now %u", f.value);
+		break;
+	case IPSECMSS_FLOOR_NOT_LOADED:
+		snprintf(now, sizeof(now),
+			 "%u unless changed;\n                         the module is not loaded",
+			 f.value);
+		break;
+	default:
+		snprintf(now, sizeof(now),
+			 "%u unless changed;\n                         %s %s",
+			 f.value, f.path, f.why);
+		break;
+	}
 	printf(
 "IPSECMSS target options (exactly one mode; an MSS is only ever lowered):\n"
 "  --set-mss value        set the MSS to value (1-%u for %s)\n"
@@ -198,22 +384,26 @@ static void ipsecmss_help(uint8_t family)
 "With --esp or --overhead:\n"
 "  --mtu value            the underlay MTU (%u-%u; default: the smaller of the\n"
 "                         forward and reverse route MTUs)\n"
-"With --auto, --esp or --overhead:\n"
-"  --min-mss value        never set an MSS below value (%u-%u; default: the\n"
-"                         module parameter min_mss_ipv%c, %u unless changed)\n"
 "With --auto:\n"
+"  --mtu value            a cap (%u-%u) on the underlay MTU the SA arithmetic\n"
+"                         starts from, and on a plain route's MTU: for an\n"
+"                         underlay path smaller than the gateway's own link\n"
+"                         (a 9000-byte cloud interface, PPPoE further out)\n"
 "  --fallback-mss value   MSS to use when no MTU can be found (1-%u;\n"
 "                         default: leave the segment unchanged)\n"
+"With --auto, --esp or --overhead:\n"
+"  --min-mss value        never set an MSS below value (%u-%u; default: the\n"
+"                         module parameter %s, %s)\n"
 "ESP suites (--esp):\n",
 	       ipsecmss_mss_max(family), ipsecmss_family_name(family),
 	       family == NFPROTO_IPV6 ? "ipv6" : "ipv4",
 	       (unsigned int)XT_IPSECMSS_MTU_MIN,
 	       (unsigned int)XT_IPSECMSS_MTU_MAX,
+	       (unsigned int)XT_IPSECMSS_MTU_MIN,
+	       (unsigned int)XT_IPSECMSS_MTU_MAX,
+	       ipsecmss_mss_max(family),
 	       (unsigned int)IPSECMSS_FLOOR_MIN, ipsecmss_mss_max(family),
-	       family == NFPROTO_IPV6 ? '6' : '4',
-	       family == NFPROTO_IPV6 ? (unsigned int)IPSECMSS_FLOOR_DEF6 :
-					(unsigned int)IPSECMSS_FLOOR_DEF4,
-	       ipsecmss_mss_max(family));
+	       f.param, now);
 	for (id = 1; id <= XT_IPSECMSS_SUITE_MAX; id++)
 		if (ipsecmss_esp_suite(id, &s) == 0)
 			printf("  %-22s %s\n", s.name, s.desc);
@@ -398,8 +588,9 @@ static void ipsecmss_check(struct xt_fcheck_call *cb, uint8_t family)
 {
 	const struct xt_ipsecmss_tginfo *info = cb->data;
 	unsigned int xf = cb->xflags, modes = xf & F_MODES;
-	unsigned int floor, mss;
-	char what[96];
+	struct ipsecmss_floor floor;
+	char what[96], from[512];
+	unsigned int mss;
 
 	if (modes == 0)
 		xtables_error(PARAMETER_PROBLEM,
@@ -420,9 +611,9 @@ static void ipsecmss_check(struct xt_fcheck_call *cb, uint8_t family)
 			      "IPSECMSS: --outer ipv%u does not go with --transport in an %s rule: transport mode keeps the packet's own %s header",
 			      info->outer, ipsecmss_family_name(family),
 			      ipsecmss_family_name(family));
-	if ((xf & F_MTU) && !(xf & (F_ESP | F_OVERHEAD)))
+	if ((xf & F_MTU) && !(xf & F_DERIVED))
 		xtables_error(PARAMETER_PROBLEM,
-			      "IPSECMSS: --mtu only goes with --esp or --overhead, not with --%s",
+			      "IPSECMSS: --mtu only goes with --auto, --esp or --overhead, not with --%s",
 			      ipsecmss_first_opt(modes));
 	if ((xf & F_MIN_MSS) && !(xf & F_DERIVED))
 		xtables_error(PARAMETER_PROBLEM,
@@ -435,6 +626,25 @@ static void ipsecmss_check(struct xt_fcheck_call *cb, uint8_t family)
 
 	if (!(xf & F_MTU))
 		return;
+	ipsecmss_get_floor(info, family, &floor);
+	ipsecmss_floor_says(&floor, from, sizeof(from));
+	if (xf & F_AUTO) {
+		/*
+		 * A cap: no MSS above what the capped MTU carries without
+		 * any overhead can come out.  If even that is below the
+		 * floor, every derived value is raised to the floor and
+		 * the cap says nothing.
+		 */
+		mss = info->mtu - ipsecmss_iph(family) - 20;
+		if (mss < floor.value)
+			xtables_error(PARAMETER_PROBLEM,
+				      "IPSECMSS: --auto --mtu %u caps the underlay so low that no MSS above %u can come out, below the floor %u (%s), which would raise every derived MSS again; give a larger --mtu%s",
+				      info->mtu, mss, floor.value, from,
+				      mss >= IPSECMSS_FLOOR_MIN ?
+					" or a --min-mss of at most that MSS" :
+					"");
+		return;
+	}
 	/* a fixed MTU: the MSS is known now, and must fit and be usable */
 	ipsecmss_describe(info, family, what, sizeof(what));
 	mss = ipsecmss_fixed_mss(info, family);
@@ -442,18 +652,10 @@ static void ipsecmss_check(struct xt_fcheck_call *cb, uint8_t family)
 		xtables_error(PARAMETER_PROBLEM,
 			      "IPSECMSS: --mtu %u is too small for %s: not even one byte of TCP payload fits",
 			      info->mtu, what);
-	floor = info->min_mss;
-	if (floor == 0)
-		floor = family == NFPROTO_IPV6 ? IPSECMSS_FLOOR_DEF6 :
-						 IPSECMSS_FLOOR_DEF4;
-	if (mss < floor)
+	if (mss < floor.value)
 		xtables_error(PARAMETER_PROBLEM,
 			      "IPSECMSS: --mtu %u is too small for %s: it leaves MSS %u, below the floor %u (%s), which would raise it again; give a larger --mtu%s",
-			      info->mtu, what, mss, floor,
-			      info->min_mss ? "--min-mss" :
-			      family == NFPROTO_IPV6 ?
-				"the default of min_mss_ipv6" :
-				"the default of min_mss_ipv4",
+			      info->mtu, what, mss, floor.value, from,
 			      mss >= IPSECMSS_FLOOR_MIN ?
 				" or a --min-mss of at most that MSS" : "");
 }
@@ -506,13 +708,24 @@ static void ipsecmss_print(const struct xt_entry_target *target,
 		printf(" mode#%u", info->mode);
 		return;
 	}
-	if (info->mtu) {
+	if (info->mtu && info->mode == XT_IPSECMSS_MODE_AUTO) {
+		printf(" mtu %u (cap)", info->mtu);
+	} else if (info->mtu) {
 		unsigned int mss = ipsecmss_fixed_mss(info, family);
+		struct ipsecmss_floor floor;
+		char from[512];
 
-		if (mss)
-			printf(" mtu %u (mss %u)", info->mtu, mss);
-		else
+		/* what the kernel sets: the floor raises a smaller MSS */
+		ipsecmss_get_floor(info, family, &floor);
+		if (mss == 0) {
 			printf(" mtu %u (no mss fits)", info->mtu);
+		} else if (mss < floor.value) {
+			ipsecmss_floor_short(&floor, from, sizeof(from));
+			printf(" mtu %u (mss %u: %u raised to the floor, %s)",
+			       info->mtu, floor.value, mss, from);
+		} else {
+			printf(" mtu %u (mss %u)", info->mtu, mss);
+		}
 	}
 	if (info->min_mss)
 		printf(" min-mss %u", info->min_mss);
@@ -620,7 +833,11 @@ static int ipsecmss_xlate(struct xt_xlate *xl,
 		return 1;
 	}
 
-	if (info->mode == XT_IPSECMSS_MODE_AUTO)
+	if (info->mode == XT_IPSECMSS_MODE_AUTO && info->mtu)
+		fprintf(stderr,
+			"IPSECMSS: --auto has no nftables equivalent: nftables cannot derive an MSS from the IPsec SA or the reverse route (--mtu %u only caps the underlay, it does not fix the MSS); rule not translated\n",
+			info->mtu);
+	else if (info->mode == XT_IPSECMSS_MODE_AUTO)
 		fprintf(stderr,
 			"IPSECMSS: --auto has no nftables equivalent: nftables cannot derive an MSS from the IPsec SA or the reverse route; rule not translated\n");
 	else if (info->mode == XT_IPSECMSS_MODE_ESP ||

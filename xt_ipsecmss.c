@@ -35,6 +35,9 @@
 #include <net/ip6_route.h>
 #include <net/ip_fib.h>
 #include <net/ip6_fib.h>
+#include <net/addrconf.h>
+#include <net/udp.h>
+#include <net/vxlan.h>
 #include <net/ip6_tunnel.h>
 
 #include "xt_ipsecmss.h"
@@ -137,6 +140,7 @@ enum ipsecmss_counter {
 	IPSECMSS_C_NO_ROUTE_HOOK,
 	IPSECMSS_C_NO_ROUTE,
 	IPSECMSS_C_AFTER_NAT,
+	IPSECMSS_C_DEVICE_UNKNOWN,
 	IPSECMSS_C_NUM,
 };
 
@@ -161,6 +165,7 @@ static const char *const ipsecmss_counter_name[IPSECMSS_C_NUM] = {
 	[IPSECMSS_C_NO_ROUTE_HOOK] = "no_route_hook",
 	[IPSECMSS_C_NO_ROUTE]	 = "no_route",
 	[IPSECMSS_C_AFTER_NAT]	 = "after_nat",
+	[IPSECMSS_C_DEVICE_UNKNOWN] = "device_unknown",
 };
 
 struct ipsecmss_stats {
@@ -350,7 +355,7 @@ static unsigned int ipsecmss_sa_chain_mtu(struct xfrm_state *const *x, int n,
 		if (x[i]->props.mode != XFRM_MODE_TUNNEL &&
 		    x[i]->props.mode != XFRM_MODE_TRANSPORT)
 			return 0;
-		m = xfrm_state_mtu(x[i], under);
+		m = ipsecmss_state_mtu(x[i], under);
 		under = (int)m > 0 ? m : 0;
 	}
 	return under;
@@ -558,100 +563,227 @@ static void ipsecmss_inner_dev_path(struct net_device *dev,
 }
 
 /*
- * IP-in-IP, SIT and GRE over IPsec (typically ESP transport between the
- * tunnel's endpoints): the policy matches the outer flow between the
- * endpoints, as ip_tunnel_xmit() and ip6_tnl_xmit() route it.  The MTU
- * left for the inner packet is the bundle's, less the outer IP header
- * and the tunnel's own header.
+ * The outer route of a tunnel device, as its transmit path makes it
+ * (ip_route_output_flow() and ip6_dst_lookup_flow(): the plain route,
+ * then xfrm_lookup() with the outer flow), asking xfrm only when an SA
+ * between the endpoints exists.  Returns a referenced dst or NULL.
  */
-static void ipsecmss_outer_dev_path(struct net_device *dev, u8 family,
+static struct dst_entry *ipsecmss_outer_route4(struct net *net,
+					       struct flowi4 *fl4)
+{
+	xfrm_address_t d = {}, s = {};
+	struct dst_entry *dst;
+	struct rtable *rt;
+
+	rt = __ip_route_output_key(net, fl4);	/* fills in the source */
+	if (IS_ERR(rt))
+		return NULL;
+	d.a4 = fl4->daddr;
+	s.a4 = fl4->saddr;
+	if (!ipsecmss_sa_exists(net, fl4->flowi4_mark, &d, &s, AF_INET)) {
+		ip_rt_put(rt);
+		return NULL;
+	}
+	dst = xfrm_lookup(net, &rt->dst, flowi4_to_flowi(fl4), NULL, 0);
+	return IS_ERR_OR_NULL(dst) ? NULL : dst;
+}
+
+#if IS_ENABLED(CONFIG_IPV6)
+static struct dst_entry *ipsecmss_outer_route6(struct net *net,
+					       struct flowi6 *fl6)
+{
+	xfrm_address_t d = {}, s = {};
+	struct dst_entry *dst;
+
+	dst = ip6_route_output(net, NULL, fl6);
+	if (dst->error || !dst->dev)
+		goto out;
+	if (ipv6_addr_any(&fl6->saddr) &&
+	    ipv6_dev_get_saddr(net, dst->dev, &fl6->daddr, 0, &fl6->saddr))
+		goto out;
+	d.in6 = fl6->daddr;
+	s.in6 = fl6->saddr;
+	if (!ipsecmss_sa_exists(net, fl6->flowi6_mark, &d, &s, AF_INET6))
+		goto out;
+	dst = xfrm_lookup(net, dst, flowi6_to_flowi(fl6), NULL, 0);
+	return IS_ERR_OR_NULL(dst) ? NULL : dst;
+out:
+	dst_release(dst);
+	return NULL;
+}
+#endif
+
+/*
+ * VXLAN over IPsec: the outer flow is UDP between the endpoints, from the
+ * source port vxlan_xmit_one() hashes from the inner flow to the
+ * device's port; its headers (vxlan_headroom()) come off the bundle.
+ */
+static struct dst_entry *ipsecmss_vxlan_route(struct net_device *dev,
+					      struct sk_buff *skb,
+					      unsigned int *hdr)
+{
+#if IS_ENABLED(CONFIG_VXLAN)
+	const struct vxlan_dev *vx = netdev_priv(dev);
+	const struct vxlan_rdst *rd = &vx->default_dst;
+	__be16 dport = rd->remote_port ? rd->remote_port : vx->cfg.dst_port;
+	__be16 sport = udp_flow_src_port(vx->net, skb, vx->cfg.port_min,
+					 vx->cfg.port_max, true);
+
+	if (vx->cfg.flags & VXLAN_F_COLLECT_METADATA)
+		return NULL;
+	*hdr = vxlan_headroom(vx->cfg.flags);
+	if (rd->remote_ip.sa.sa_family == AF_INET) {
+		struct flowi4 fl4;
+
+		if (!rd->remote_ip.sin.sin_addr.s_addr ||
+		    ipv4_is_multicast(rd->remote_ip.sin.sin_addr.s_addr))
+			return NULL;
+		memset(&fl4, 0, sizeof(fl4));
+		fl4.daddr = rd->remote_ip.sin.sin_addr.s_addr;
+		fl4.saddr = vx->cfg.saddr.sin.sin_addr.s_addr;
+		fl4.flowi4_oif = rd->remote_ifindex;
+		fl4.flowi4_mark = skb->mark;
+		fl4.flowi4_proto = IPPROTO_UDP;
+		fl4.fl4_dport = dport;
+		fl4.fl4_sport = sport;
+		return ipsecmss_outer_route4(vx->net, &fl4);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (rd->remote_ip.sa.sa_family == AF_INET6) {
+		struct flowi6 fl6;
+
+		if (ipv6_addr_any(&rd->remote_ip.sin6.sin6_addr) ||
+		    ipv6_addr_is_multicast(&rd->remote_ip.sin6.sin6_addr))
+			return NULL;
+		memset(&fl6, 0, sizeof(fl6));
+		fl6.daddr = rd->remote_ip.sin6.sin6_addr;
+		fl6.saddr = vx->cfg.saddr.sin6.sin6_addr;
+		fl6.flowi6_oif = rd->remote_ifindex;
+		fl6.flowi6_mark = skb->mark;
+		fl6.flowi6_proto = IPPROTO_UDP;
+		fl6.fl6_dport = dport;
+		fl6.fl6_sport = sport;
+		return ipsecmss_outer_route6(vx->net, &fl6);
+	}
+#endif
+#endif
+	return NULL;
+}
+
+/*
+ * IP-in-IP, SIT, GRE and GRETAP over IPsec (typically ESP transport
+ * between the tunnel's endpoints): the policy matches the outer flow
+ * between the endpoints, which ip_tunnel_xmit() and ip6_tnl_xmit() key
+ * with the tunnel's protocol, GRE key, link and fwmark.  The MTU left for
+ * the inner packet is the bundle's, less the outer IP header, the
+ * tunnel's own header and, for an L2 tunnel, the inner Ethernet header.
+ * Returns false for a device kind it does not know.
+ */
+static bool ipsecmss_outer_dev_path(struct net_device *dev,
+				    struct sk_buff *skb, u8 family,
 				    unsigned int cap, struct ipsecmss_path *p)
 {
 	const char *kind = dev->rtnl_link_ops->kind;
 	u8 proto = family == NFPROTO_IPV4 ? IPPROTO_IPIP : IPPROTO_IPV6;
-	struct dst_entry *dst;
-	unsigned int hdr;
+	struct dst_entry *dst = NULL;
+	unsigned int hdr = 0;
 
 	if (!strcmp(kind, "ipip") || !strcmp(kind, "sit") ||
-	    !strcmp(kind, "gre")) {
+	    !strcmp(kind, "gre") || !strcmp(kind, "gretap")) {
 		const struct ip_tunnel *t = netdev_priv(dev);
-		xfrm_address_t d = { .a4 = t->parms.iph.daddr };
-		xfrm_address_t s = { .a4 = t->parms.iph.saddr };
+		bool gre = kind[0] == 'g';
 		struct flowi4 fl4;
-		struct rtable *rt;
 
 		if (t->collect_md || !t->parms.iph.daddr ||
-		    !ipsecmss_sa_exists(t->net, t->fwmark, &d, &s, AF_INET))
-			return;
+		    ipv4_is_multicast(t->parms.iph.daddr))
+			return true;
 		memset(&fl4, 0, sizeof(fl4));
 		fl4.daddr = t->parms.iph.daddr;
 		fl4.saddr = t->parms.iph.saddr;
-		fl4.flowi4_proto = kind[0] == 'g' ? IPPROTO_GRE : proto;
+		fl4.flowi4_proto = gre ? IPPROTO_GRE : proto;
+		fl4.fl4_gre_key = gre ? t->parms.o_key : 0;
 		fl4.flowi4_oif = t->parms.link;
 		fl4.flowi4_mark = t->fwmark;
-		/* with a protocol set, this is the xfrm lookup too */
-		rt = ip_route_output_key(t->net, &fl4);
-		if (IS_ERR(rt))
-			return;
-		dst = &rt->dst;
-		hdr = sizeof(struct iphdr) + t->hlen;
+		dst = ipsecmss_outer_route4(t->net, &fl4);
+		hdr = sizeof(struct iphdr) + t->hlen +
+		      (kind[3] == 't' ? ETH_HLEN : 0);
 #if IS_ENABLED(CONFIG_IPV6)
-	} else if (!strcmp(kind, "ip6tnl") || !strcmp(kind, "ip6gre")) {
+	} else if (!strcmp(kind, "ip6tnl") || !strcmp(kind, "ip6gre") ||
+		   !strcmp(kind, "ip6gretap")) {
 		const struct ip6_tnl *t = netdev_priv(dev);
-		xfrm_address_t d = { .in6 = t->parms.raddr };
-		xfrm_address_t s = { .in6 = t->parms.laddr };
+		bool gre = kind[3] == 'g';
 		struct flowi6 fl6;
 
 		if (t->parms.collect_md || ipv6_addr_any(&t->parms.raddr) ||
-		    !ipsecmss_sa_exists(t->net, t->parms.fwmark, &d, &s,
-					AF_INET6))
-			return;
+		    ipv6_addr_is_multicast(&t->parms.raddr))
+			return true;
 		memset(&fl6, 0, sizeof(fl6));
 		fl6.daddr = t->parms.raddr;
 		fl6.saddr = t->parms.laddr;
-		fl6.flowi6_proto = kind[3] == 'g' ? IPPROTO_GRE : proto;
+		fl6.flowi6_proto = gre ? IPPROTO_GRE : proto;
+		fl6.fl6_gre_key = gre ? t->parms.o_key : 0;
 		fl6.flowi6_oif = t->parms.link;
 		fl6.flowi6_mark = t->parms.fwmark;
-		dst = ip6_route_output(t->net, NULL, &fl6);
-		if (dst->error) {
-			dst_release(dst);
-			return;
-		}
-		dst = xfrm_lookup(t->net, dst, flowi6_to_flowi(&fl6), NULL, 0);
-		if (IS_ERR_OR_NULL(dst))
-			return;
+		dst = ipsecmss_outer_route6(t->net, &fl6);
 		/* the encapsulation limit option: 8 bytes unless disabled */
 		hdr = sizeof(struct ipv6hdr) + t->hlen +
-		      (t->parms.flags & IP6_TNL_F_IGN_ENCAP_LIMIT ? 0 : 8);
+		      (t->parms.flags & IP6_TNL_F_IGN_ENCAP_LIMIT ? 0 : 8) +
+		      (!strcmp(kind, "ip6gretap") ? ETH_HLEN : 0);
 #endif
+	} else if (!strcmp(kind, "vxlan")) {
+		dst = ipsecmss_vxlan_route(dev, skb, &hdr);
 	} else {
-		return;
+		return false;
 	}
-	if (dst->xfrm)
+	if (!dst)
+		return true;
+	if (dst->xfrm && ipsecmss_real_route(xfrm_dst_path(dst)))
 		ipsecmss_take_bundle(p, dst, hdr, cap, IPSECMSS_SRC_DEVICE);
 	dst_release(dst);
+	return true;
+}
+
+/*
+ * Device kinds that carry the packet as it is, with no header of their
+ * own on the path: no SA can hide behind them.
+ */
+static bool ipsecmss_plain_kind(const char *kind)
+{
+	static const char *const plain[] = {
+		"veth", "bridge", "vlan", "macvlan", "macvtap", "ipvlan",
+		"ipvtap", "bond", "team", "dummy", "vrf", "ifb", "nlmon",
+		"netkit", "hsr", "virt_wifi",
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(plain); i++)
+		if (!strcmp(kind, plain[i]))
+			return true;
+	return false;
 }
 
 /* the IPsec MTU behind the device @route leads to, into @p */
-static void ipsecmss_dev_path(struct dst_entry *route, struct sk_buff *skb,
-			      u8 family, bool reverse, unsigned int cap,
-			      struct ipsecmss_path *p)
+static void ipsecmss_dev_path(struct net *net, struct dst_entry *route,
+			      struct sk_buff *skb, u8 family, bool reverse,
+			      unsigned int cap, struct ipsecmss_path *p)
 {
 	struct net_device *dev = route->dev;
 	const char *kind;
 
 	if (!dev->rtnl_link_ops || !dev->rtnl_link_ops->kind)
 		return;
+	kind = dev->rtnl_link_ops->kind;
+	if (ipsecmss_plain_kind(kind))
+		return;
 	/* no policy at all: nothing the device's xmit could find */
 	if (!READ_ONCE(dev_net(dev)->xfrm.policy_count[XFRM_POLICY_OUT]))
 		return;
-	kind = dev->rtnl_link_ops->kind;
 	if (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
 	    !strcmp(kind, "vti6"))
 		ipsecmss_inner_dev_path(dev, route, skb, family, reverse, cap,
 					p);
-	else
-		ipsecmss_outer_dev_path(dev, family, cap, p);
+	else if (!ipsecmss_outer_dev_path(dev, skb, family, cap, p))
+		ipsecmss_count(net, IPSECMSS_C_DEVICE_UNKNOWN);
 }
 
 /* a plain route's MTU into @p, capped */
@@ -689,22 +821,22 @@ static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
 	if (ipsecmss_real_route(dst)) {
 		ipsecmss_take_route(p, dst_mtu(dst), cap);
 		if (!p->ipsec)
-			ipsecmss_dev_path(dst, skb, family, true, cap, p);
+			ipsecmss_dev_path(net, dst, skb, family, true, cap, p);
 	}
 	dst_release(dst);
 }
 
 /* the segment's own path: its route, a bundle, or the SA behind its device */
-static void ipsecmss_forward_path(struct dst_entry *dst, struct sk_buff *skb,
-				  u8 family, unsigned int cap,
-				  struct ipsecmss_path *p)
+static void ipsecmss_forward_path(struct net *net, struct dst_entry *dst,
+				  struct sk_buff *skb, u8 family,
+				  unsigned int cap, struct ipsecmss_path *p)
 {
 	if (dst->xfrm) {
 		ipsecmss_take_bundle(p, dst, 0, cap, IPSECMSS_SRC_BUNDLE);
 		return;
 	}
 	ipsecmss_take_route(p, dst_mtu(dst), cap);
-	ipsecmss_dev_path(dst, skb, family, false, cap, p);
+	ipsecmss_dev_path(net, dst, skb, family, false, cap, p);
 }
 
 /*
@@ -844,8 +976,8 @@ static unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 	memset(why, 0, sizeof(*why));
 	if (xt_hooknum(par) == NF_INET_LOCAL_OUT)
 		dst = ipsecmss_output_route(net, skb, par);
-	ipsecmss_forward_path(dst ? dst : skb_dst(skb), skb, xt_family(par),
-			      cap, &why->fwd);
+	ipsecmss_forward_path(net, dst ? dst : skb_dst(skb), skb,
+			      xt_family(par), cap, &why->fwd);
 	dst_release(dst);
 	ipsecmss_reverse_path(net, skb, xt_family(par), cap, &why->rev);
 	if (!why->rev.mtu || (why->fwd.mtu && why->fwd.mtu <= why->rev.mtu))

@@ -45,10 +45,7 @@ if [ -f "$CP" ]; then
 		include/ipsecmss_core.h include/xt_ipsecmss.h \
 		>"$OUT/checkpatch.log" 2>&1
 	st=$?
-	# the compat header exists to compare kernel versions: the two
-	# warnings about that are its purpose, all else applies to it
 	perl "$CP" --strict --no-tree --quiet \
-		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
 		-f include/ipsecmss_compat.h >>"$OUT/checkpatch.log" 2>&1 || st=1
 	report checkpatch $st "$OUT/checkpatch.log"
 else

@@ -97,7 +97,7 @@ bad=(
 	'auto-fallback-flag-no-value|2 0 0 0x04 0 0 0 0 0 0 0 0|46|fallback'
 	'auto-fallback-value-no-flag|2 0 0 0 0 0 0 0 1200 0 0 0|46|fallback'
 	'auto-fallback-65500|2 0 0 0x04 0 0 0 0 65500 0 0 0|46|fallback'
-	'auto-stray-mtu|2 0 0 0 0 0 1500 0 0 0 0 0|46|auto'
+	'auto-mtu-575|2 0 0 0 0 0 575 0 0 0 0 0|46|mtu'
 	'auto-stray-natt|2 0 0 0x01 0 0 0 0 0 0 0 0|46|auto'
 	'overhead-600-mtu-576|3 0 0 0 0 600 576 0 0 0 0 0|46|overhead|mtu'
 	'overhead-0|3 0 0 0 0 0 1500 0 0 0 0 0|46|overhead'
@@ -110,6 +110,7 @@ bad=(
 # name | blob fields | families that accept (the control comes first)
 good=(
 	'set-mss-1360|1 0 0 0 1360 0 0 0 0 0 0 0|46'
+	'auto-mtu-cap-1500|2 0 0 0 0 0 1500 0 0 0 0 0|46'
 	'set-mss-1|1 0 0 0 1 0 0 0 0 0 0 0|46'
 	'set-mss-65475|1 0 0 0 65475 0 0 0 0 0 0 0|46'
 	'set-mss-65495|1 0 0 0 65495 0 0 0 0 0 0 0|4'

@@ -142,9 +142,11 @@ check_dkms_conf() {
 	# A private source and DKMS tree: the system's /usr/src and /var/lib/dkms
 	# are left alone.
 	t="$PWD/$work/dkms"
-	mkdir -p "$t/src/xt-ipsecmss-$version/include" "$t/tree"
+	mkdir -p "$t/src/xt-ipsecmss-$version/include" \
+		"$t/src/xt-ipsecmss-$version/scripts" "$t/tree"
 	cp dkms.conf Kbuild xt_ipsecmss.c "$t/src/xt-ipsecmss-$version/"
 	cp include/*.h "$t/src/xt-ipsecmss-$version/include/"
+	cp scripts/ipsecmss-probe.sh "$t/src/xt-ipsecmss-$version/scripts/"
 	dk() { dkms --dkmstree "$t/tree" --sourcetree "$t/src" "$@"; }
 	if ! dk add -m xt-ipsecmss -v "$version" >"$work/dkms-add.log" 2>&1; then
 		fail dkms-add "$(tail -n 5 "$work/dkms-add.log" | tr '\n' ' ')"; return
@@ -186,7 +188,8 @@ check_deb() {
 	xtlibdir=$(pkg-config --variable=xtlibdir xtables)
 
 	deb=$d/xt-ipsecmss-dkms_${version}_all.deb
-	want=$(printf '%s\n' Kbuild dkms.conf xt_ipsecmss.c include/*.h |
+	want=$(printf '%s\n' Kbuild dkms.conf xt_ipsecmss.c include/*.h \
+		scripts/ipsecmss-probe.sh |
 		sed "s|^|/usr/src/xt-ipsecmss-$version/|"
 		printf '%s\n' /usr/share/doc/xt-ipsecmss-dkms/changelog.gz \
 			/usr/share/doc/xt-ipsecmss-dkms/copyright)

@@ -54,6 +54,9 @@ SYSXT=$(pkg-config --variable=xtlibdir xtables 2>/dev/null)
 # the system's dir after it for tcp, tcpmss and the standard target
 export XTABLES_LIBDIR="$REPO:$SYSXT"
 export IPSECMSS_PLUGIN="$REPO/libxt_IPSECMSS.so"
+# the floor the plugin checks against is the loaded module's; here there
+# is none, whatever this machine has loaded (the driver tests the reading)
+export IPSECMSS_SYSFS_PARAMS="$BUILD/no-such-module/parameters"
 
 # --- the plugin through libxtables ---------------------------------------
 "$BUILD/plugin_driver" || failed=1
@@ -121,6 +124,19 @@ else
 		"=nft # -t mangle -A FORWARD -p tcp -j IPSECMSS --auto " \
 		"IPSECMSS: --auto has no nftables equivalent" \
 		-- "${RULE[@]}" --auto
+	xt_case translate-v4-auto-mtu-none iptables-translate 0 \
+		"=nft # -t mangle -A FORWARD -p tcp -j IPSECMSS --auto --mtu 1500 " \
+		"IPSECMSS: --auto has no nftables equivalent" \
+		-- "${RULE[@]}" --auto --mtu 1500
+	xt_case translate-v6-auto-mtu-none ip6tables-translate 0 \
+		"nft # " "(--mtu 9000 only caps the underlay, it does not fix the MSS)" \
+		-- "${RULE[@]}" --auto --mtu 9000 --fallback-mss 1300
+	xt_case translate-v4-refuse-auto-mtu-575 iptables-translate 2 "" \
+		"IPSECMSS: --mtu 575 is out of range 576-65535" \
+		-- "${RULE[@]}" --auto --mtu 575
+	xt_case translate-v6-refuse-auto-mtu-floor ip6tables-translate 2 "" \
+		"no MSS above 1219 can come out, below the floor 1220 (the default of min_mss_ipv6, assumed: the module xt_ipsecmss is not loaded" \
+		-- "${RULE[@]}" --auto --mtu 1279
 	xt_case translate-v6-esp-route-none ip6tables-translate 0 \
 		"nft # " "IPSECMSS: --esp without --mtu has no nftables equivalent" \
 		-- "${RULE[@]}" --esp aes-gcm-16 --natt
@@ -144,7 +160,7 @@ else
 
 	if command -v iptables-restore-translate >/dev/null; then
 		dump=$(mktemp)
-		printf '*mangle\n-A FORWARD -p tcp -j IPSECMSS --set-mss 1360\n-A FORWARD -p tcp -j IPSECMSS --auto\nCOMMIT\n' >"$dump"
+		printf '*mangle\n-A FORWARD -p tcp -j IPSECMSS --set-mss 1360\n-A FORWARD -p tcp -j IPSECMSS --auto\n-A FORWARD -p tcp -j IPSECMSS --auto --mtu 1500\nCOMMIT\n' >"$dump"
 		xt_case translate-restore iptables-restore-translate 0 \
 			"add rule ip mangle FORWARD ip protocol tcp counter $NFT_1360" \
 			"" -- -f "$dump"
@@ -152,6 +168,11 @@ else
 			fail translate-restore-none "--auto not left as a comment: $(printf '%s' "$XT_OUT" | oneline)"
 		else
 			pass translate-restore-none
+		fi
+		if [[ "$XT_OUT" != *"# -t mangle -A FORWARD -p tcp -j IPSECMSS --auto --mtu 1500"* ]]; then
+			fail translate-restore-auto-mtu "--auto --mtu 1500 not left as a comment: $(printf '%s' "$XT_OUT" | oneline)"
+		else
+			pass translate-restore-auto-mtu
 		fi
 		rm -f "$dump"
 	fi

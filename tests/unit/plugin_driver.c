@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xtables.h>
@@ -160,6 +161,11 @@ child_main(int family, const char *const *args, enum child_job job)
 		xtables_error(PARAMETER_PROBLEM, "driver: stray argument \"%s\"",
 			      argv[optind]);
 	xtables_option_tfcall(t);
+
+	/* the module parameters changed after the rule went in */
+	if (getenv("IPSECMSS_DRIVER_PRINT_PARAMS") != NULL)
+		setenv("IPSECMSS_SYSFS_PARAMS",
+		       getenv("IPSECMSS_DRIVER_PRINT_PARAMS"), 1);
 
 	printf("STRUCT ");
 	for (i = 0; i < t->size; i++)
@@ -430,6 +436,37 @@ static const struct good good[] = {
 	    .fallback_mss = 1300 },
 	  " IPSECMSS auto fallback-mss 1300", " --auto --fallback-mss 1300",
 	  NULL },
+	/* --auto --mtu M: a cap on the underlay; M-40 (M-60) >= the floor */
+	{ "v4-auto-mtu", 4, ARGS("--auto", "--mtu", "1500"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .mtu = 1500 },
+	  " IPSECMSS auto mtu 1500 (cap)", " --auto --mtu 1500", NULL },
+	{ "v6-auto-mtu", 6, ARGS("--auto", "--mtu", "1500"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .mtu = 1500 },
+	  " IPSECMSS auto mtu 1500 (cap)", " --auto --mtu 1500", NULL },
+	{ "v4-auto-mtu-576", 4, ARGS("--auto", "--mtu", "576"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .mtu = 576 },
+	  " IPSECMSS auto mtu 576 (cap)", " --auto --mtu 576", NULL },
+	{ "v6-auto-mtu-1280", 6, ARGS("--auto", "--mtu", "1280"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .mtu = 1280 },
+	  " IPSECMSS auto mtu 1280 (cap)", " --auto --mtu 1280", NULL },
+	{ "v4-auto-mtu-65535", 4, ARGS("--auto", "--mtu", "65535"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .mtu = 65535 },
+	  " IPSECMSS auto mtu 65535 (cap)", " --auto --mtu 65535", NULL },
+	{ "v6-auto-mtu-576-min-88", 6,
+	  ARGS("--auto", "--mtu", "576", "--min-mss", "88"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .mtu = 576, .min_mss = 88 },
+	  " IPSECMSS auto mtu 576 (cap) min-mss 88",
+	  " --auto --mtu 576 --min-mss 88", NULL },
+	{ "v6-auto-mtu-everything", 6,
+	  ARGS("--mtu", "9000", "--fallback-mss", "1300", "--auto",
+	       "--min-mss", "1240"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .flags = XT_IPSECMSS_F_FALLBACK,
+	    .mtu = 9000, .min_mss = 1240, .fallback_mss = 1300 },
+	  " IPSECMSS auto mtu 9000 (cap) min-mss 1240 fallback-mss 1300",
+	  " --auto --mtu 9000 --min-mss 1240 --fallback-mss 1300", NULL },
+	{ "v4-auto-mtu-leading-zero", 4, ARGS("--auto", "--mtu", "01500"),
+	  { .mode = XT_IPSECMSS_MODE_AUTO, .mtu = 1500 },
+	  " IPSECMSS auto mtu 1500 (cap)", " --auto --mtu 1500", NULL },
 	{ "v4-auto-min-88", 4, ARGS("--auto", "--min-mss", "88"),
 	  { .mode = XT_IPSECMSS_MODE_AUTO, .min_mss = 88 },
 	  " IPSECMSS auto min-mss 88", " --auto --min-mss 88", NULL },
@@ -688,9 +725,39 @@ static const struct bad bad[] = {
 	  { "--outer ipv4 does not go with --transport", "IPv6 rule" } },
 
 	{ "mtu-with-set-mss", 0, ARGS("--set-mss", "1360", "--mtu", "1500"),
-	  { "--mtu only goes with --esp or --overhead", "--set-mss" } },
-	{ "mtu-with-auto", 0, ARGS("--auto", "--mtu", "1500"),
-	  { "--mtu only goes with --esp or --overhead", "--auto" } },
+	  { "--mtu only goes with --auto, --esp or --overhead",
+	    "not with --set-mss" } },
+	{ "mtu-first-with-set-mss", 4,
+	  ARGS("--mtu", "1500", "--set-mss", "1360"),
+	  { "--mtu only goes with --auto, --esp or --overhead" } },
+	{ "mtu-alone", 0, ARGS("--mtu", "1500"), { "no mode given" } },
+	/* --auto --mtu: the range, and a cap the floor would undo */
+	{ "auto-mtu-575", 0, ARGS("--auto", "--mtu", "575"),
+	  { "--mtu 575 is out of range 576-65535" } },
+	{ "auto-mtu-0", 4, ARGS("--auto", "--mtu", "0"),
+	  { "--mtu 0 is out of range 576-65535" } },
+	{ "auto-mtu-65536", 0, ARGS("--auto", "--mtu", "65536"),
+	  { "--mtu 65536 is out of range 576-65535" } },
+	{ "auto-mtu-negative", 6, ARGS("--auto", "--mtu", "-1500"),
+	  { "--mtu -1500 is negative; it takes 576-65535" } },
+	{ "auto-mtu-abc", 4, ARGS("--auto", "--mtu", "jumbo"),
+	  { "--mtu \"jumbo\" is not a number; it takes 576-65535" } },
+	{ "auto-mtu-empty", 6, ARGS("--auto", "--mtu", ""),
+	  { "--mtu needs a number (576-65535)", "empty" } },
+	{ "auto-mtu-twice", 4,
+	  ARGS("--auto", "--mtu", "1500", "--mtu", "1400"),
+	  { "IPSECMSS", "--mtu", "only be used once" } },
+	{ "auto-mtu-natt", 0, ARGS("--auto", "--mtu", "1500", "--natt"),
+	  { "--natt only goes with --esp" } },
+	/* 1279-60 = 1219 < 1220 */
+	{ "auto-mtu-1279-v6", 6, ARGS("--auto", "--mtu", "1279"),
+	  { "--auto --mtu 1279 caps the underlay", "no MSS above 1219",
+	    "below the floor 1220", "min_mss_ipv6" } },
+	/* 576-40 = 536 < 537 */
+	{ "auto-mtu-576-min-537-v4", 4,
+	  ARGS("--auto", "--mtu", "576", "--min-mss", "537"),
+	  { "no MSS above 536", "below the floor 537 (--min-mss)",
+	    "or a --min-mss of at most that MSS" } },
 	{ "mtu-575", 0, ARGS("--esp", "aes-gcm-16", "--mtu", "575"),
 	  { "--mtu 575 is out of range 576-65535" } },
 	{ "mtu-0", 4, ARGS("--overhead", "50", "--mtu", "0"),
@@ -810,7 +877,7 @@ static void check_help(int family)
 	static const char *const words[] = {
 		"--set-mss", "--auto", "--esp", "--overhead", "--natt",
 		"--outer", "ipv4|ipv6", "--transport", "--mtu", "--min-mss",
-		"--fallback-mss",
+		"--fallback-mss", "a cap (576-65535) on the underlay MTU",
 	};
 	const char *missing = NULL;
 	char name[64];
@@ -980,6 +1047,304 @@ static void check_suites(int family)
 	}
 }
 
+/* ---------------------------------------------------- the live floor */
+
+/*
+ * The plugin reads the floor from the module's parameter files; here
+ * IPSECMSS_SYSFS_PARAMS points it at directories made for each case.
+ * Every expected number is written out by hand: (mtu-36-16)&~3 - 2 - 40
+ * for aes-gcm-16 in IPv4, (mtu-56-16)&~3 - 2 - 60 in IPv6.
+ */
+static char floor_tmp[256];
+static char no_module[300];	/* a directory that does not exist */
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(path);
+		exit(2);
+	}
+}
+
+/* a parameter directory holding @v4 and @v6 (NULL: no such file) */
+static const char *param_dir(const char *name, const char *v4,
+			     const char *v6)
+{
+	static char dirs[64][320];
+	static unsigned int n;
+	char *d = dirs[n++ % ARRAY_SIZE(dirs)];
+
+	snprintf(d, sizeof(dirs[0]), "%s/%s", floor_tmp, name);
+	if (mkdir(d, 0700) != 0 && errno != EEXIST) {
+		perror(d);
+		exit(2);
+	}
+	if (v4 != NULL)
+		write_file(d, "min_mss_ipv4", v4);
+	if (v6 != NULL)
+		write_file(d, "min_mss_ipv6", v6);
+	return d;
+}
+
+/* run a case with the parameters in @dir (NULL: the variable unset) */
+static void run_params(const char *dir, const char *print_dir, int family,
+		       const char *const *args, enum child_job job,
+		       struct run *r)
+{
+	if (dir != NULL)
+		setenv("IPSECMSS_SYSFS_PARAMS", dir, 1);
+	else
+		unsetenv("IPSECMSS_SYSFS_PARAMS");
+	if (print_dir != NULL)
+		setenv("IPSECMSS_DRIVER_PRINT_PARAMS", print_dir, 1);
+	run_child(family, args, job, r);
+	unsetenv("IPSECMSS_DRIVER_PRINT_PARAMS");
+	setenv("IPSECMSS_SYSFS_PARAMS", no_module, 1);
+}
+
+/* refused, and the message holds every one of @words */
+static void floor_refused(const char *name, const char *dir, int family,
+			  const char *const *args, const char *const *words)
+{
+	char line[1024], a[512];
+	const char *missing = NULL;
+	unsigned int i;
+	struct run r;
+
+	args_str(args, a, sizeof(a));
+	run_params(dir, NULL, family, args, JOB_PARSE, &r);
+	if (r.status != PARAMETER_PROBLEM) {
+		report(0, name, "\"%s\" ended with status %d, want %d: %s", a,
+		       r.status, PARAMETER_PROBLEM,
+		       first_line(r.err, line, sizeof(line)));
+		return;
+	}
+	for (i = 0; words[i] != NULL; i++)
+		if (strstr(r.err, words[i]) == NULL)
+			missing = words[i];
+	report(missing == NULL, name, "\"%s\": message \"%s\" lacks \"%s\"",
+	       a, first_line(r.err, line, sizeof(line)), missing);
+}
+
+/* accepted (parameters @dir), and printed as @print (parameters @pdir) */
+static void floor_printed(const char *name, const char *dir,
+			  const char *pdir, int family,
+			  const char *const *args, const char *print)
+{
+	char line[1024], buf[1024], a[512];
+	const char *p;
+	struct run r;
+
+	args_str(args, a, sizeof(a));
+	run_params(dir, pdir, family, args, JOB_PARSE, &r);
+	if (r.status != 0) {
+		report(0, name, "\"%s\" refused (status %d): %s", a, r.status,
+		       first_line(r.err, line, sizeof(line)));
+		return;
+	}
+	p = field(r.out, "PRINT:", buf, sizeof(buf));
+	report(p != NULL && strcmp(p, print) == 0, name,
+	       "\"%s\" printed \"%s\", want \"%s\"", a, p ? p : "(none)",
+	       print);
+}
+
+static void floor_help(const char *name, const char *dir, int family,
+		       const char *const *words)
+{
+	const char *missing = NULL;
+	unsigned int i;
+	struct run r;
+
+	run_params(dir, NULL, family, NOARGS, JOB_HELP, &r);
+	for (i = 0; words[i] != NULL; i++)
+		if (strstr(r.out, words[i]) == NULL)
+			missing = words[i];
+	report(r.status == 0 && missing == NULL, name,
+	       "status %d, help lacks \"%s\"", r.status,
+	       missing ? missing : "");
+}
+
+#define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void check_floor(void)
+{
+	static const struct {
+		const char *name, *text;
+	} garbage[] = {
+		{ "letters", "abc\n" },
+		{ "empty", "" },
+		{ "newline", "\n" },
+		{ "87", "87\n" },	/* below IPSECMSS_FLOOR_MIN */
+		{ "65496", "65496\n" },	/* above the IPv4 maximum */
+		{ "huge", "99999999999999999999\n" },
+		{ "junk-after", "1200junk\n" },
+		{ "negative", "-600\n" },
+		{ "space", " 600\n" },
+		{ "two-lines", "600\n600\n" },
+	};
+	const char *live = param_dir("live", "1200\n", "1400\n");
+	const char *raised = param_dir("raised", "1450\n", "1400\n");
+	const char *low = param_dir("low", "100\n", "100\n");
+	const char *empty = param_dir("no-files", NULL, NULL);
+	char name[128], want[1024], want2[1024];
+	unsigned int i;
+
+	/* a live floor above the default refuses what the default allows */
+	snprintf(want, sizeof(want), "min_mss_ipv4, read from %s/min_mss_ipv4",
+		 live);
+	floor_refused("floor-live-refuses-v4", live, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1200"),
+		      WORDS("--mtu 1200 is too small", "MSS 1106",
+			    "below the floor 1200", want));
+	floor_printed("floor-default-accepts-v4", no_module, NULL, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1200"),
+		      " IPSECMSS esp aes-gcm-16 mtu 1200 (mss 1106)");
+	snprintf(want, sizeof(want), "min_mss_ipv6, read from %s/min_mss_ipv6",
+		 live);
+	floor_refused("floor-live-refuses-v6", live, 6,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1500"),
+		      WORDS("MSS 1366", "below the floor 1400", want));
+	floor_printed("floor-default-accepts-v6", no_module, NULL, 6,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1500"),
+		      " IPSECMSS esp aes-gcm-16 mtu 1500 (mss 1366)");
+	floor_printed("floor-live-accepts-v4", live, NULL, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1500"),
+		      " IPSECMSS esp aes-gcm-16 mtu 1500 (mss 1406)");
+	floor_printed("floor-live-min-mss-wins-v4", live, live, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1200",
+			   "--min-mss", "1000"),
+		      " IPSECMSS esp aes-gcm-16 mtu 1200 (mss 1106) min-mss 1000");
+	floor_printed("floor-live-overhead-v6", live, NULL, 6,
+		      ARGS("--overhead", "40", "--mtu", "1500"),
+		      " IPSECMSS overhead 40 mtu 1500 (mss 1400)");
+	floor_refused("floor-live-overhead-refuses-v6", live, 6,
+		      ARGS("--overhead", "41", "--mtu", "1500"),
+		      WORDS("MSS 1399", "below the floor 1400",
+			    "min_mss_ipv6, read from"));
+	/* --auto --mtu: M-40 against the live floor 1200 */
+	floor_refused("floor-live-auto-cap-refuses-v4", live, 4,
+		      ARGS("--auto", "--mtu", "1239"),
+		      WORDS("no MSS above 1199", "below the floor 1200",
+			    "min_mss_ipv4, read from"));
+	floor_printed("floor-live-auto-cap-accepts-v4", live, NULL, 4,
+		      ARGS("--auto", "--mtu", "1240"),
+		      " IPSECMSS auto mtu 1240 (cap)");
+	floor_printed("floor-low-auto-cap-v6", low, NULL, 6,
+		      ARGS("--auto", "--mtu", "576"),
+		      " IPSECMSS auto mtu 576 (cap)");
+	floor_help("floor-live-help-v4", live, 4,
+		   WORDS("module parameter min_mss_ipv4, now 1200"));
+	floor_help("floor-live-help-v6", live, 6,
+		   WORDS("module parameter min_mss_ipv6, now 1400"));
+
+	/* iptables -L after the parameter was raised: what the kernel sets */
+	floor_printed("floor-print-raised-v4", no_module, raised, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1500"),
+		      " IPSECMSS esp aes-gcm-16 mtu 1500 (mss 1450: 1406 raised to the floor, min_mss_ipv4)");
+	floor_printed("floor-print-raised-v6", no_module, raised, 6,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1500"),
+		      " IPSECMSS esp aes-gcm-16 mtu 1500 (mss 1400: 1366 raised to the floor, min_mss_ipv6)");
+	floor_printed("floor-print-raised-overhead-v4", no_module, raised, 4,
+		      ARGS("--overhead", "100", "--mtu", "1500"),
+		      " IPSECMSS overhead 100 mtu 1500 (mss 1450: 1360 raised to the floor, min_mss_ipv4)");
+	floor_printed("floor-print-raised-min-mss-wins-v4", no_module, raised,
+		      4, ARGS("--esp", "aes-gcm-16", "--mtu", "1500",
+			      "--min-mss", "600"),
+		      " IPSECMSS esp aes-gcm-16 mtu 1500 (mss 1406) min-mss 600");
+	floor_printed("floor-print-lowered-v4", raised, low, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "9000"),
+		      " IPSECMSS esp aes-gcm-16 mtu 9000 (mss 8906)");
+	/* inserted under a low floor, listed without the module's value */
+	floor_printed("floor-print-not-loaded-v4", low, no_module, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "600"),
+		      " IPSECMSS esp aes-gcm-16 mtu 600 (mss 536: 506 raised to the floor, min_mss_ipv4's default, module not loaded)");
+	snprintf(want, sizeof(want),
+		 " IPSECMSS esp aes-gcm-16 mtu 1280 (mss 1220: 1146 raised to the floor, min_mss_ipv6's default, %s/min_mss_ipv6 unreadable)",
+		 param_dir("print-garbage", "x\n", "x\n"));
+	floor_printed("floor-print-garbage-v6", low,
+		      param_dir("print-garbage", "x\n", "x\n"), 6,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1280"), want);
+
+	/* no module: the default, and the message says it is assumed */
+	snprintf(want, sizeof(want),
+		 "the default of min_mss_ipv4, assumed: the module xt_ipsecmss is not loaded, no %s/min_mss_ipv4",
+		 no_module);
+	floor_refused("floor-not-loaded-v4", no_module, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "600"),
+		      WORDS("MSS 506", "below the floor 536", want));
+	snprintf(want, sizeof(want),
+		 "the default of min_mss_ipv6, assumed: the module xt_ipsecmss is not loaded, no %s/min_mss_ipv6",
+		 no_module);
+	floor_refused("floor-not-loaded-v6", no_module, 6,
+		      ARGS("--auto", "--mtu", "1279"),
+		      WORDS("no MSS above 1219", "below the floor 1220", want));
+	floor_help("floor-not-loaded-help-v4", no_module, 4,
+		   WORDS("min_mss_ipv4, 536 unless changed",
+			 "the module is not loaded"));
+	floor_help("floor-not-loaded-help-v6", no_module, 6,
+		   WORDS("min_mss_ipv6, 1220 unless changed",
+			 "the module is not loaded"));
+
+	/* the directory is there, the file is not */
+	snprintf(want, sizeof(want), "%s/min_mss_ipv4 cannot be read", empty);
+	floor_refused("floor-no-file-v4", empty, 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "600"),
+		      WORDS("below the floor 536",
+			    "the default of min_mss_ipv4, assumed", want));
+
+	/* garbage: the default, and a note naming the file and its content */
+	for (i = 0; i < ARRAY_SIZE(garbage); i++) {
+		const char *d;
+
+		snprintf(name, sizeof(name), "floor-garbage-%s",
+			 garbage[i].name);
+		d = param_dir(name, garbage[i].text, garbage[i].text);
+		snprintf(name, sizeof(name), "floor-garbage-%s-v4",
+			 garbage[i].name);
+		snprintf(want, sizeof(want),
+			 "the default of min_mss_ipv4, assumed: %s/min_mss_ipv4 holds \"",
+			 d);
+		floor_refused(name, d, 4,
+			      ARGS("--esp", "aes-gcm-16", "--mtu", "600"),
+			      WORDS("MSS 506", "below the floor 536", want,
+				    "not a number in 88-65495"));
+		snprintf(name, sizeof(name), "floor-garbage-%s-v6",
+			 garbage[i].name);
+		snprintf(want2, sizeof(want2),
+			 "the default of min_mss_ipv6, assumed: %s/min_mss_ipv6 holds \"",
+			 d);
+		floor_refused(name, d, 6,
+			      ARGS("--esp", "aes-gcm-16", "--mtu", "1280"),
+			      WORDS("MSS 1146", "below the floor 1220", want2,
+				    "not a number in 88-65475"));
+	}
+	/* a value the IPv4 parameter takes is too large for the IPv6 one */
+	floor_refused("floor-garbage-65476-v6",
+		      param_dir("v6-65476", "1200\n", "65476\n"), 6,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "1280"),
+		      WORDS("below the floor 1220", "holds \"65476\""));
+	floor_refused("floor-garbage-shown-v4",
+		      param_dir("shown", "12\x01\x7f" "00000000000000000000000\n",
+				NULL), 4,
+		      ARGS("--esp", "aes-gcm-16", "--mtu", "600"),
+		      WORDS("below the floor 536", "holds \"12??000000000000...\""));
+
+	/* without the variable: the real module directory */
+	if (access("/sys/module/xt_ipsecmss", F_OK) == 0) {
+		printf("SKIP: unit/plugin-floor-real-sysfs: xt_ipsecmss is loaded on this machine\n");
+	} else {
+		floor_refused("floor-real-sysfs-v4", NULL, 4,
+			      ARGS("--esp", "aes-gcm-16", "--mtu", "600"),
+			      WORDS("below the floor 536",
+				    "the module xt_ipsecmss is not loaded, no /sys/module/xt_ipsecmss/parameters/min_mss_ipv4"));
+	}
+}
+
 int main(void)
 {
 	unsigned int i;
@@ -988,6 +1353,16 @@ int main(void)
 		fprintf(stderr, "plugin_driver: set XTABLES_LIBDIR\n");
 		return 2;
 	}
+	/* a floor that does not depend on this machine's module */
+	snprintf(floor_tmp, sizeof(floor_tmp), "%s/ipsecmss-params.XXXXXX",
+		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(floor_tmp) == NULL) {
+		perror(floor_tmp);
+		return 2;
+	}
+	snprintf(no_module, sizeof(no_module), "%s/no-module", floor_tmp);
+	setenv("IPSECMSS_SYSFS_PARAMS", no_module, 1);
+
 	check_meta(4);
 	check_meta(6);
 	check_help(4);
@@ -1003,6 +1378,15 @@ int main(void)
 		} else {
 			check_bad(&bad[i], bad[i].family);
 		}
+	}
+	check_floor();
+	{
+		char cmd[400];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", floor_tmp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "plugin_driver: could not remove %s\n",
+				floor_tmp);
 	}
 	/* no "N passed, N failed" here: that line is the runner's alone */
 	return n_fail || !n_pass ? 1 : 0;
