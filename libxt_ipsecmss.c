@@ -28,7 +28,7 @@ static_assert(sizeof(struct xt_ipsecmss_tginfo) == XT_IPSECMSS_TGINFO_SIZE,
 /*
  * The floor the kernel applies to a derived MSS: --min-mss if given,
  * otherwise its module parameters, whose limits and defaults these are
- * (xt_ipsecmss.c: IPSECMSS_FLOOR_MIN, min_mss_ipv4, min_mss_ipv6).  The
+ * (xt_ipsecmss_main.c: IPSECMSS_FLOOR_MIN, min_mss_ipv4, min_mss_ipv6).  The
  * live values are read from the module's parameter directory; the
  * environment variable IPSECMSS_SYSFS_PARAMS names another directory
  * (for tests on a machine without the module).

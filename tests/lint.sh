@@ -41,7 +41,7 @@ if [ ! -f "$CP" ] && [ -f /usr/src/linux-source-6.1.tar.xz ]; then
 		linux-source-6.1/scripts/const_structs.checkpatch 2>/dev/null
 fi
 if [ -f "$CP" ]; then
-	perl "$CP" --strict --no-tree --quiet -f xt_ipsecmss.c \
+	perl "$CP" --strict --no-tree --quiet -f xt_ipsecmss_main.c ipsecmss_path.c include/ipsecmss_kmod.h \
 		include/ipsecmss_core.h include/xt_ipsecmss.h \
 		>"$OUT/checkpatch.log" 2>&1
 	st=$?

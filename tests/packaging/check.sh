@@ -44,7 +44,7 @@ note() { printf '%s\n' "$@" | sed 's/^/    | /'; }
 # --- one version --------------------------------------------------------------
 check_versions() {
 	local v_mod v_dkms v_deb v_man
-	v_mod=$(sed -n 's/^#define IPSECMSS_VERSION "\([^"]*\)"$/\1/p' xt_ipsecmss.c)
+	v_mod=$(sed -n 's/^#define IPSECMSS_VERSION "\([^"]*\)"$/\1/p' xt_ipsecmss_main.c)
 	v_dkms=$(sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$/\1/p' dkms.conf)
 	v_deb=$(dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
 	v_deb=${v_deb%-*}
@@ -53,7 +53,7 @@ check_versions() {
 		[ "$v_mod" = "$v_man" ]; then
 		pass "version-$v_mod"
 	else
-		fail version "xt_ipsecmss.c '$v_mod', dkms.conf '$v_dkms', debian/changelog '$v_deb', ipsecmss.8 '$v_man'"
+		fail version "xt_ipsecmss_main.c '$v_mod', dkms.conf '$v_dkms', debian/changelog '$v_deb', ipsecmss.8 '$v_man'"
 	fi
 	version=$v_mod
 }
@@ -78,10 +78,10 @@ check_man() {
 	for w in $(sed -n 's/.*{ "\([a-z0-9-]*\)", "[^"]*", [0-9].*/\1/p;s/^\t\t{ "\([a-z0-9-]*\)", "[^"]*",$/\1/p' include/ipsecmss_core.h); do
 		n=$((n + 1)); grep -q -- "^ *$w\$" "$work/man.txt" || missing="$missing suite:$w"
 	done
-	for w in $(sed -n 's/.*\[IPSECMSS_C_[A-Z_]*\]\t* *= "\([a-z_]*\)".*/\1/p' xt_ipsecmss.c); do
+	for w in $(sed -n 's/.*\[IPSECMSS_C_[A-Z_]*\]\t* *= "\([a-z_]*\)".*/\1/p' xt_ipsecmss_main.c); do
 		n=$((n + 1)); grep -q -- "^ *$w\b" "$work/man.txt" || missing="$missing counter:$w"
 	done
-	for w in $(sed -n 's/^module_param[a-z_]*(\([a-z_0-9]*\),.*/\1/p' xt_ipsecmss.c); do
+	for w in $(sed -n 's/^module_param[a-z_]*(\([a-z_0-9]*\),.*/\1/p' xt_ipsecmss_main.c); do
 		n=$((n + 1)); grep -q -- "^ *$w=" "$work/man.txt" || missing="$missing param:$w"
 	done
 	for w in '-j IPSECMSS --set-mss 1360' '--pol ipsec --dir in' '--pol ipsec --dir out' \
@@ -144,7 +144,7 @@ check_dkms_conf() {
 	t="$PWD/$work/dkms"
 	mkdir -p "$t/src/xt-ipsecmss-$version/include" \
 		"$t/src/xt-ipsecmss-$version/scripts" "$t/tree"
-	cp dkms.conf Kbuild xt_ipsecmss.c "$t/src/xt-ipsecmss-$version/"
+	cp dkms.conf Kbuild xt_ipsecmss_main.c ipsecmss_path.c "$t/src/xt-ipsecmss-$version/"
 	cp include/*.h "$t/src/xt-ipsecmss-$version/include/"
 	cp scripts/ipsecmss-probe.sh "$t/src/xt-ipsecmss-$version/scripts/"
 	dk() { dkms --dkmstree "$t/tree" --sourcetree "$t/src" "$@"; }
@@ -188,7 +188,7 @@ check_deb() {
 	xtlibdir=$(pkg-config --variable=xtlibdir xtables)
 
 	deb=$d/xt-ipsecmss-dkms_${version}_all.deb
-	want=$(printf '%s\n' Kbuild dkms.conf xt_ipsecmss.c include/*.h \
+	want=$(printf '%s\n' Kbuild dkms.conf xt_ipsecmss_main.c ipsecmss_path.c include/*.h \
 		scripts/ipsecmss-probe.sh |
 		sed "s|^|/usr/src/xt-ipsecmss-$version/|"
 		printf '%s\n' /usr/share/doc/xt-ipsecmss-dkms/changelog.gz \

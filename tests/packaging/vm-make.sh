@@ -20,7 +20,7 @@ export PKG_SUITE=packaging-make
 . "$REPO/tests/packaging/vm-lib.sh"
 trap pkg_cleanup EXIT
 
-PKG_VERSION=$(sed -n 's/^#define IPSECMSS_VERSION "\([^"]*\)"$/\1/p' "$REPO/xt_ipsecmss.c")
+PKG_VERSION=$(sed -n 's/^#define IPSECMSS_VERSION "\([^"]*\)"$/\1/p' "$REPO/xt_ipsecmss_main.c")
 mk() { make --no-print-directory -C "$REPO" "$@"; }
 
 pkg_start || exit 1
