@@ -62,6 +62,50 @@ build_target() {
 
 stage_time() { echo "== $1: $(( $(date +%s) - $2 ))s" >&2; }
 
+# The tests/net scripts in IPSECMSS_VM_JOBS VMs at once (default 2: most
+# of a script's time is spent waiting for stalls and timeouts, not on the
+# CPU).  Scripts go to the least loaded VM, longest first, weighed by
+# their "# vm-timeout:" (60 s when they declare none); each VM's output is
+# shown whole, in order, when all are done.
+run_vm_jobs() {
+	local jobs=${IPSECMSS_VM_JOBS:-2} s w i best n=0 line
+	local -a scripts=() load=() group=() pids=() rcs=()
+	for s in tests/net/[0-9]*.sh; do
+		[ -e "$s" ] || continue
+		w=$(head -n 20 "$s" | sed -n 's/^#[[:space:]]*vm-timeout:[[:space:]]*\([0-9][0-9]*\).*/\1/p' | head -n 1)
+		scripts+=("${w:-60} $s")
+	done
+	[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+	[ "$jobs" -le ${#scripts[@]} ] || jobs=${#scripts[@]}
+	for ((i = 0; i < jobs; i++)); do load[i]=0; group[i]=; done
+	while read -r w s; do
+		best=0
+		for ((i = 1; i < jobs; i++)); do
+			[ "${load[i]}" -lt "${load[best]}" ] && best=$i
+		done
+		load[best]=$((load[best] + w))
+		group[best]="${group[best]} $s"
+		n=$((n + 1))
+	done < <(printf '%s\n' "${scripts[@]}" | sort -rn)
+	for ((i = 0; i < jobs; i++)); do
+		# shellcheck disable=SC2086 # word-split on purpose
+		IPSECMSS_VM_CONSOLE="$build/vm-console-$i.log" \
+			tests/vm/run.sh --module ./xt_ipsecmss.ko ${IPSECMSS_VM_ARGS:-} ${group[i]} \
+			>"$build/vm-job-$i.log" 2>&1 &
+		pids[i]=$!
+	done
+	for ((i = 0; i < jobs; i++)); do
+		wait "${pids[i]}"
+		rcs[i]=$?
+	done
+	for ((i = 0; i < jobs; i++)); do
+		line="vm/run-$i"
+		echo "== vm $i:${group[i]}"
+		run_suite "$line" sh -c 'cat "$1"; exit "$2"' sh "$build/vm-job-$i.log" "${rcs[i]}"
+	done
+	echo "== vm: $n script(s) in $jobs VM(s)" >&2
+}
+
 for s in "${stages[@]}"; do
 	t0=$(date +%s)
 	case "$s" in
@@ -93,8 +137,7 @@ for s in "${stages[@]}"; do
 			esac
 		fi
 		if [ -f xt_ipsecmss.ko ] && make --no-print-directory -q module 2>/dev/null; then
-			# shellcheck disable=SC2086 # word-split on purpose
-			run_suite vm/run tests/vm/run.sh --module ./xt_ipsecmss.ko ${IPSECMSS_VM_ARGS:-}
+			run_vm_jobs
 		else
 			say "FAIL: vm/run: skipped, xt_ipsecmss.ko is missing or stale (build failed)"
 		fi

@@ -11,7 +11,8 @@
 # "# vm-timeout: N" line near its top); the whole VM gets --vm-timeout
 # (default: 120 + the sum of (script timeout + 30)).
 # Without scripts, runs every tests/net/[0-9]*.sh in order.
-# IPSECMSS_VM_ENV="NAME=VALUE ..." is exported to the scripts in the guest.
+# IPSECMSS_VM_ENV="NAME=VALUE ..." is exported to the scripts in the guest;
+# IPSECMSS_VM_CONSOLE names the console log (default tests/build/vm-console.log).
 # Prints PASS:/FAIL: lines; exit status 1 if any FAIL.
 # IPSECMSS_VM_VERBOSE=1 also copies the console to stderr as it runs;
 # IPSECMSS_QEMU_ARGS adds qemu options (word-split).
@@ -153,6 +154,8 @@ fi
 
 # --- the job, read by the guest over 9p ---
 mkdir -p "$build"
+# where the console ends up (IPSECMSS_VM_CONSOLE: parallel runs keep their own)
+final_console=${IPSECMSS_VM_CONSOLE:-$build/vm-console.log}
 run=$(mktemp -d "$build/vm-run.XXXXXX")
 # The console is written inside the run dir and moved into place at the
 # end, so two runs in one checkout do not write into the same file.
@@ -173,7 +176,7 @@ EOF
 tailpid=
 cleanup() {
 	[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
-	[ ! -f "$console" ] || mv -f "$console" "$build/vm-console.log"
+	[ ! -f "$console" ] || mv -f "$console" "$final_console"
 	rm -rf "$run"
 }
 trap cleanup EXIT
@@ -273,8 +276,8 @@ END {
 	fi
 	echo "---- end of console ----"
 } >>"$report"
-mv -f "$console" "$build/vm-console.log"
-sed -i "s|$console|$build/vm-console.log|" "$report"
+mv -f "$console" "$final_console"
+sed -i "s|$console|$final_console|" "$report"
 cat "$report"
 echo "vm: $kver, ${#abs[@]} script(s), ${secs}s from qemu start to power-off" >&2
 ! grep -q '^FAIL: ' "$report"
