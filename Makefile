@@ -43,8 +43,8 @@ ifneq ($(KDIR),)
 $(shell [ "$$(cat .kdir 2>/dev/null)" = "$(KDIR)" ] || echo "$(KDIR)" >.kdir)
 endif
 
-xt_ipsecmss.ko: xt_ipsecmss_main.c ipsecmss_path.c $(HEADERS) include/ipsecmss_compat.h \
-                include/ipsecmss_kmod.h Kbuild scripts/ipsecmss-probe.sh .kdir
+xt_ipsecmss.ko: xt_ipsecmss_main.c ipsecmss_path.c $(wildcard include/*.h) \
+                Kbuild scripts/ipsecmss-probe.sh .kdir
 	@test -n "$(KDIR)" || { echo "no kernel headers found: install linux-headers-$(KVER) or pass KDIR=" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KBUILD_FLAGS) modules
 

@@ -37,6 +37,9 @@
 #include "ipsecmss_compat.h"
 #include "ipsecmss_kmod.h"
 
+#define CREATE_TRACE_POINTS
+#include "ipsecmss_trace.h"
+
 #define IPSECMSS_VERSION "0.1.0"
 
 MODULE_LICENSE("GPL");
@@ -356,6 +359,16 @@ static void ipsecmss_log(const struct sk_buff *skb, u8 family, const u8 *th,
 				     old_mss, new_mss, how);
 }
 
+/* the tracepoint ipsecmss:mss, for every segment a rule decided on */
+static void ipsecmss_trace(const struct sk_buff *skb, u8 family, const u8 *th,
+			   unsigned int old_mss, unsigned int new_mss,
+			   u8 action, const struct xt_ipsecmss_tginfo *info,
+			   const struct ipsecmss_why *why)
+{
+	trace_mss(skb, family, th, old_mss, new_mss, action,
+		  info ? info->mode : XT_IPSECMSS_MODE_AUTO, why);
+}
+
 static enum ipsecmss_csum_mode ipsecmss_csum_mode(const struct sk_buff *skb)
 {
 	return skb->ip_summed == CHECKSUM_PARTIAL ? IPSECMSS_CSUM_PARTIAL :
@@ -438,6 +451,8 @@ static bool ipsecmss_insert_mss(struct sk_buff *skb,
 		skb->ip_summed = CHECKSUM_NONE;
 
 	ipsecmss_count(net, IPSECMSS_C_INSERTED);
+	ipsecmss_trace(skb, family, skb_network_header(skb) + thoff, 0, mss,
+		       IPSECMSS_ACT_INSERTED, par->targinfo, why);
 	if (READ_ONCE(log_rewrites))
 		ipsecmss_log(skb, family, skb_network_header(skb) + thoff, 0,
 			     mss, par->targinfo, why);
@@ -492,6 +507,8 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 		ipsecmss_note_syn(skb, par, copy);
 	if (!target) {
 		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
+			       IPSECMSS_ACT_NO_VALUE, par->targinfo, &why);
 		return XT_CONTINUE;
 	}
 
@@ -503,6 +520,8 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 
 	if (w.max_mss <= target) {
 		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
+			       IPSECMSS_ACT_UNCHANGED, par->targinfo, &why);
 		return XT_CONTINUE;
 	}
 
@@ -517,6 +536,8 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 		return XT_CONTINUE;
 	}
 	ipsecmss_count(net, IPSECMSS_C_REWRITTEN);
+	ipsecmss_trace(skb, xt_family(par), th, w.max_mss, target,
+		       IPSECMSS_ACT_REWRITTEN, par->targinfo, &why);
 	if (READ_ONCE(log_rewrites))
 		ipsecmss_log(skb, xt_family(par), th, w.max_mss, target,
 			     par->targinfo, &why);
@@ -637,6 +658,8 @@ static void ipsecmss_after_nat(struct sk_buff *skb, struct net *net,
 	    IPSECMSS_REWRITTEN)
 		return;
 	ipsecmss_count(net, IPSECMSS_C_AFTER_NAT);
+	ipsecmss_trace(skb, family, th, w.max_mss, target,
+		       IPSECMSS_ACT_AFTER_NAT, NULL, &why);
 	if (READ_ONCE(log_rewrites))
 		ipsecmss_log(skb, family, th, w.max_mss, target, NULL, &why);
 }

@@ -47,6 +47,10 @@ if [ -f "$CP" ]; then
 	st=$?
 	perl "$CP" --strict --no-tree --quiet \
 		-f include/ipsecmss_compat.h >>"$OUT/checkpatch.log" 2>&1 || st=1
+	# TRACE_EVENT()'s layout is the tracing subsystem's, not ours
+	perl "$CP" --strict --no-tree --quiet \
+		--ignore PARENTHESIS_ALIGNMENT,OPEN_ENDED_LINE \
+		-f include/ipsecmss_trace.h >>"$OUT/checkpatch.log" 2>&1 || st=1
 	report checkpatch $st "$OUT/checkpatch.log"
 else
 	echo "FAIL: lint/checkpatch: linux-source-6.1 not installed"; rc=1

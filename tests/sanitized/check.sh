@@ -103,7 +103,7 @@ fi
 # does run here).
 # The packaging tests live elsewhere.  A sanitizer run is ~6x slower than
 # the stock kernel's; this keeps .ci/run within its hour.
-skip=${SANITIZED_SKIP-^(00-vm-smoke|40-params|45-rules|55-auto-exact|57-auto-modes|58-auto-paths|59-output-reroute|62-nat-before-ipsec|63-tunnels-over-esp|70-bad-args|72-raw-blob|75-params|76-plugin-floor|8[0-9]-[a-z]*)}
+skip=${SANITIZED_SKIP-^(00-vm-smoke|40-params|45-rules|55-auto-exact|57-auto-modes|58-auto-paths|59-output-reroute|62-nat-before-ipsec|63-tunnels-over-esp|70-bad-args|72-raw-blob|75-params|76-plugin-floor|78-tracepoint|8[0-9]-[a-z]*)}
 scripts=("$@")
 if [ ${#scripts[@]} -eq 0 ]; then
 	for s in "$repo"/tests/net/[0-9]*.sh "$here"/net/*.sh; do
