@@ -239,11 +239,18 @@ static bool ipsecmss_sa_exists(struct net *net, u32 mark,
  * xfrm interfaces and vti: the policy matches the inner flow, tagged with
  * the interface's if_id or the vti's output key as mark.  @route is the
  * route through the device; @reverse selects the reply's flow.
+ *
+ * An xfrm interface names no endpoints, so whether an SA exists for the
+ * flow cannot be known without the lookup itself, which sends an ACQUIRE
+ * when there is none.  With @defer, the lookup is left to the module's
+ * late hook (after the filter table and source NAT, just before
+ * xfrmi_xmit() makes the same lookup for this very packet, or the reply
+ * to it): p->deferred.
  */
 static void ipsecmss_inner_dev_path(struct net_device *dev,
 				    struct dst_entry *route,
 				    struct sk_buff *skb, u8 family,
-				    bool reverse, unsigned int cap,
+				    bool reverse, bool defer, unsigned int cap,
 				    struct ipsecmss_path *p)
 {
 	unsigned short af = family == NFPROTO_IPV4 ? AF_INET : AF_INET6;
@@ -267,6 +274,11 @@ static void ipsecmss_inner_dev_path(struct net_device *dev,
 
 		if (ipsecmss_xfrmi_collect_md(xi))
 			return;
+		if (defer) {
+			p->ipsec = true;
+			p->deferred = true;
+			return;
+		}
 		net = xi->net;
 		fl.flowi_oif = xi->p.link;
 		if_id = xi->p.if_id;
@@ -517,7 +529,8 @@ static bool ipsecmss_plain_kind(const char *kind)
 /* the IPsec MTU behind the device @route leads to, into @p */
 static void ipsecmss_dev_path(struct net *net, struct dst_entry *route,
 			      struct sk_buff *skb, u8 family, bool reverse,
-			      unsigned int cap, struct ipsecmss_path *p)
+			      bool defer, unsigned int cap,
+			      struct ipsecmss_path *p)
 {
 	struct net_device *dev = route->dev;
 	const char *kind;
@@ -532,8 +545,8 @@ static void ipsecmss_dev_path(struct net *net, struct dst_entry *route,
 		return;
 	if (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
 	    !strcmp(kind, "vti6"))
-		ipsecmss_inner_dev_path(dev, route, skb, family, reverse, cap,
-					p);
+		ipsecmss_inner_dev_path(dev, route, skb, family, reverse,
+					defer, cap, p);
 	else if (!ipsecmss_outer_dev_path(dev, skb, family, cap, p))
 		ipsecmss_count(net, IPSECMSS_C_DEVICE_UNKNOWN);
 }
@@ -556,7 +569,7 @@ static void ipsecmss_take_route(struct ipsecmss_path *p, unsigned int mtu,
  * behind its device.
  */
 static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
-				  u8 family, unsigned int cap,
+				  u8 family, bool defer, unsigned int cap,
 				  struct ipsecmss_path *p)
 {
 	struct dst_entry *dst = NULL;
@@ -573,14 +586,15 @@ static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
 	if (ipsecmss_real_route(dst)) {
 		ipsecmss_take_route(p, dst_mtu(dst), cap);
 		if (!p->ipsec)
-			ipsecmss_dev_path(net, dst, skb, family, true, cap, p);
+			ipsecmss_dev_path(net, dst, skb, family, true, defer,
+					  cap, p);
 	}
 	dst_release(dst);
 }
 
 /* the segment's own path: its route, a bundle, or the SA behind its device */
 static void ipsecmss_forward_path(struct net *net, struct dst_entry *dst,
-				  struct sk_buff *skb, u8 family,
+				  struct sk_buff *skb, u8 family, bool defer,
 				  unsigned int cap, struct ipsecmss_path *p)
 {
 	if (dst->xfrm) {
@@ -588,7 +602,18 @@ static void ipsecmss_forward_path(struct net *net, struct dst_entry *dst,
 		return;
 	}
 	ipsecmss_take_route(p, dst_mtu(dst), cap);
-	ipsecmss_dev_path(net, dst, skb, family, false, cap, p);
+	ipsecmss_dev_path(net, dst, skb, family, false, defer, cap, p);
+}
+
+void ipsecmss_late_path(struct net *net, struct sk_buff *skb, u8 family,
+			bool reverse, unsigned int cap,
+			struct ipsecmss_path *p)
+{
+	if (reverse)
+		ipsecmss_reverse_path(net, skb, family, false, cap, p);
+	else
+		ipsecmss_forward_path(net, skb_dst(skb), skb, family, false,
+				      cap, p);
 }
 
 /*
@@ -709,9 +734,9 @@ unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 	if (xt_hooknum(par) == NF_INET_LOCAL_OUT)
 		dst = ipsecmss_output_route(net, skb, par);
 	ipsecmss_forward_path(net, dst ? dst : skb_dst(skb), skb,
-			      xt_family(par), cap, &why->fwd);
+			      xt_family(par), true, cap, &why->fwd);
 	dst_release(dst);
-	ipsecmss_reverse_path(net, skb, xt_family(par), cap, &why->rev);
+	ipsecmss_reverse_path(net, skb, xt_family(par), true, cap, &why->rev);
 	if (!why->rev.mtu || (why->fwd.mtu && why->fwd.mtu <= why->rev.mtu))
 		c = &why->fwd;
 	else
@@ -721,6 +746,14 @@ unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 		return 0;
 	ipsecmss_count(net, why->fwd.ipsec || why->rev.ipsec ?
 			    IPSECMSS_C_AUTO_IPSEC : IPSECMSS_C_AUTO_ROUTE);
-	ipsecmss_count(net, ipsecmss_src_counter[c->src]);
+	/* a deferred lookup counts where the value is final: the late hook */
+	if (!why->fwd.deferred && !why->rev.deferred)
+		ipsecmss_count(net, ipsecmss_src_counter[c->src]);
 	return c->mtu;
+}
+
+void ipsecmss_count_src(const struct net *net, u8 src)
+{
+	if (src < ARRAY_SIZE(ipsecmss_src_counter))
+		ipsecmss_count(net, ipsecmss_src_counter[src]);
 }

@@ -25,6 +25,7 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
 #include <linux/netfilter/x_tables.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/dst.h>
@@ -338,7 +339,8 @@ static void ipsecmss_log(const struct sk_buff *skb, u8 family, const u8 *th,
 	if (c)
 		snprintf(how, sizeof(how),
 			 "%s: mtu %u from %s spi 0x%08x; forward %u %s, reverse %u %s",
-			 info ? "auto" : "auto after nat",
+			 info ? "auto" : why->fwd.deferred ? "auto late" :
+			 "auto after nat",
 			 c->mtu, ipsecmss_src_name[c->src], ntohl(c->spi),
 			 why->fwd.mtu, ipsecmss_src_name[why->fwd.src],
 			 why->rev.mtu, ipsecmss_src_name[why->rev.src]);
@@ -461,7 +463,7 @@ static bool ipsecmss_insert_mss(struct sk_buff *skb,
 
 static void ipsecmss_note_syn(struct sk_buff *skb,
 			      const struct xt_action_param *par,
-			      const u8 *th);
+			      const u8 *th, const struct ipsecmss_why *why);
 
 static unsigned int
 ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
@@ -504,7 +506,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	why.chosen = NULL;
 	target = ipsecmss_target(skb, par, &why);
 	if (why.chosen && target)
-		ipsecmss_note_syn(skb, par, copy);
+		ipsecmss_note_syn(skb, par, copy, &why);
 	if (!target) {
 		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
 		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
@@ -570,13 +572,17 @@ struct ipsecmss_note {
 	__be32 seq;		/* the SYN's sequence number */
 	u16 cap;		/* the rule's --mtu cap, 0 if none */
 	u16 floor;		/* the floor the rule applies */
+	u32 mtu;		/* the MTU the rule chose, bytes */
+	u8 src;			/* and where it came from */
+	bool late_fwd;		/* an xfrm interface's lookup is left to us, */
+	bool late_rev;		/* for the segment or for its reply */
 };
 
 static DEFINE_PER_CPU(struct ipsecmss_note, ipsecmss_note);
 
 static void ipsecmss_note_syn(struct sk_buff *skb,
 			      const struct xt_action_param *par,
-			      const u8 *th)
+			      const u8 *th, const struct ipsecmss_why *why)
 {
 	const struct xt_ipsecmss_tginfo *info = par->targinfo;
 	struct ipsecmss_net *in = net_generic(xt_net(par), ipsecmss_net_id);
@@ -589,7 +595,24 @@ static void ipsecmss_note_syn(struct sk_buff *skb,
 	memcpy(&n->seq, th + 4, sizeof(n->seq));
 	n->cap = info->mtu;
 	n->floor = ipsecmss_floor(info, xt_family(par));
+	n->mtu = why->chosen->mtu;
+	n->src = why->chosen->src;
+	n->late_fwd = why->fwd.deferred;
+	n->late_rev = why->rev.deferred;
 	put_cpu_ptr(&ipsecmss_note);
+}
+
+/* did NAT change this connection's addresses or ports? */
+static bool ipsecmss_nat_done(const struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	enum ip_conntrack_info ctinfo;
+	const struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	return ct && (ct->status & IPS_NAT_MASK);
+#else
+	return false;
+#endif
 }
 
 /* the TCP header offset of an unfragmented segment, 0 if none */
@@ -625,7 +648,9 @@ static void ipsecmss_after_nat(struct sk_buff *skb, struct net *net,
 	const u8 *copy;
 	u8 *th;
 
-	if (!ipsecmss_real_route(dst) || !dst->xfrm)
+	bool late = note->late_fwd || note->late_rev;
+
+	if (!ipsecmss_real_route(dst) || (!dst->xfrm && !late))
 		return;
 	thoff = ipsecmss_tcp_offset(skb, family);
 	if (!thoff)
@@ -643,8 +668,27 @@ static void ipsecmss_after_nat(struct sk_buff *skb, struct net *net,
 		return;
 
 	memset(&why, 0, sizeof(why));
-	ipsecmss_take_bundle(&why.fwd, dst, 0, note->cap, IPSECMSS_SRC_BUNDLE);
 	why.chosen = &why.fwd;
+	if (late) {
+		/* the rule's value, or the xfrm interface's SA below it */
+		if (note->late_fwd)
+			ipsecmss_late_path(net, skb, family, false, note->cap,
+					   &why.fwd);
+		/* the reply's flow is this one's only where NAT left it */
+		if (note->late_rev && !ipsecmss_nat_done(skb))
+			ipsecmss_late_path(net, skb, family, true, note->cap,
+					   &why.fwd);
+		if (!why.fwd.mtu || note->mtu <= why.fwd.mtu) {
+			why.fwd.mtu = note->mtu;
+			why.fwd.src = note->src;
+			why.fwd.spi = 0;
+		}
+		ipsecmss_count_src(net, why.fwd.src);
+		why.fwd.deferred = true;	/* for the log: the late lookup */
+	} else {
+		ipsecmss_take_bundle(&why.fwd, dst, 0, note->cap,
+				     IPSECMSS_SRC_BUNDLE);
+	}
 	target = ipsecmss_mss_for_mtu(why.fwd.mtu, iph);
 	if (!target)
 		return;
@@ -657,8 +701,12 @@ static void ipsecmss_after_nat(struct sk_buff *skb, struct net *net,
 	if (ipsecmss_rewrite(th, doff, &w, target, ipsecmss_csum_mode(skb)) !=
 	    IPSECMSS_REWRITTEN)
 		return;
-	ipsecmss_count(net, IPSECMSS_C_AFTER_NAT);
+	if (late)
+		ipsecmss_count(net, IPSECMSS_C_REWRITTEN);
+	else
+		ipsecmss_count(net, IPSECMSS_C_AFTER_NAT);
 	ipsecmss_trace(skb, family, th, w.max_mss, target,
+		       late ? IPSECMSS_ACT_REWRITTEN :
 		       IPSECMSS_ACT_AFTER_NAT, NULL, &why);
 	if (READ_ONCE(log_rewrites))
 		ipsecmss_log(skb, family, th, w.max_mss, target, NULL, &why);

@@ -64,6 +64,7 @@ struct ipsecmss_path {
 	u8 src;			/* enum ipsecmss_src */
 	bool ipsec;		/* an SA was found on this direction */
 	__be32 spi;		/* the deciding SA's SPI, 0 if none */
+	bool deferred;		/* an xfrm interface's lookup left to the late hook */
 };
 
 /* what decided the value of a derived mode, for the counters and the log */
@@ -96,6 +97,20 @@ static inline bool ipsecmss_real_route(const struct dst_entry *dst)
 unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 			       const struct xt_action_param *par, unsigned int cap,
 			       struct ipsecmss_why *why);
+
+/*
+ * ipsecmss_late_path() - one direction of a segment's path at the late
+ * hook (POSTROUTING after source NAT), with the lookups that
+ * ipsecmss_auto_mtu() deferred there: the xfrm interface's bundle, as
+ * xfrmi_xmit2() is about to resolve it for this very packet (forward) or
+ * for the reply to it (@reverse).
+ */
+void ipsecmss_late_path(struct net *net, struct sk_buff *skb, u8 family,
+			bool reverse, unsigned int cap,
+			struct ipsecmss_path *p);
+
+/* count the from_* counter of an enum ipsecmss_src */
+void ipsecmss_count_src(const struct net *net, u8 src);
 
 /*
  * ipsecmss_take_bundle() - an xfrm_lookup() bundle's MTU into @p

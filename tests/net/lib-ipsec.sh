@@ -42,6 +42,10 @@
 #   IPSEC_PROBE_BYTES    bytes per probe download
 #   IPSEC_PROBE_TARGET   target of the --set-mss oracle (default TCPMSS: the
 #                        kernel's own, independent of the code under test)
+#   IPSEC_GW_OUTPUT_MARK  if set, the gateway's outbound SAs (toward the
+#                        client) carry "output-mark" with this value, so the
+#                        kernel routes their ESP by that mark (policy
+#                        routing: ip rule fwmark ...)         (default unset)
 #
 # Names after ipsec_scene_up:
 #   namespaces  $IPSEC_NS_CL $IPSEC_NS_GW $IPSEC_NS_SV
@@ -341,7 +345,7 @@ ipsec_scene_down() {
 # One side's SAs, policies and routes.  $1 = cl or gw.
 ipsec_sa_side() {
 	local side=$1 me peer ctl encap='' oany f ci sn pr vif=''
-	local spi_out spi_in alg_out alg_in reqid ifid=
+	local spi_out spi_in alg_out alg_in reqid ifid= omark=''
 	if [ "$IPSEC_OUTER" = 6 ]; then
 		if [ "$side" = cl ]; then me=$IPSEC_CLU6 peer=$IPSEC_GWU6; else me=$IPSEC_GWU6 peer=$IPSEC_CLU6; fi
 		oany=::
@@ -354,6 +358,7 @@ ipsec_sa_side() {
 		alg_out=$IPSEC_ALG_C2G alg_in=$IPSEC_ALG_G2C ctl=$IPSEC_CL_IF
 	else
 		alg_out=$IPSEC_ALG_G2C alg_in=$IPSEC_ALG_C2G ctl=$IPSEC_GW_VPN_IF
+		[ -z "${IPSEC_GW_OUTPUT_MARK:-}" ] || omark="output-mark $IPSEC_GW_OUTPUT_MARK"
 	fi
 	# SPIs: 0xIF0S, I = inner family (0 for transport), S = 1 for c->g.
 	spi_c2g() { printf '0x%x001' "$1"; }
@@ -370,7 +375,7 @@ ipsec_sa_side() {
 			echo "link add ipt0 type sit mode any local $me remote $peer"
 		fi
 		echo "link set ipt0 mtu $IPSEC_CLIENT_MTU up"
-		echo "xfrm state add src $me dst $peer proto esp spi $spi_out reqid 9 mode transport $alg_out $encap"
+		echo "xfrm state add src $me dst $peer proto esp spi $spi_out reqid 9 mode transport $alg_out $encap $omark"
 		echo "xfrm state add src $peer dst $me proto esp spi $spi_in reqid 9 mode transport $alg_in $encap"
 		for pr in 4 41; do
 			echo "xfrm policy add src $me dst $peer proto $pr dir out tmpl src $me dst $peer proto esp reqid 9 mode transport"
@@ -405,7 +410,7 @@ ipsec_sa_side() {
 				echo "xfrm policy add src $ci dst $sn dir out $ifid tmpl src $me dst $peer proto esp reqid $reqid mode tunnel"
 				echo "xfrm policy add src $sn dst $ci dir in $ifid tmpl src $peer dst $me proto esp reqid $reqid mode tunnel"
 			else
-				echo "xfrm state add src $me dst $peer proto esp spi $(spi_g2c "$f") reqid $reqid mode tunnel $alg_out $encap sel src $sn dst $ci $ifid"
+				echo "xfrm state add src $me dst $peer proto esp spi $(spi_g2c "$f") reqid $reqid mode tunnel $alg_out $encap $omark sel src $sn dst $ci $ifid"
 				echo "xfrm state add src $peer dst $me proto esp spi $(spi_c2g "$f") reqid $reqid mode tunnel $alg_in $encap sel src $ci dst $sn $ifid"
 				echo "xfrm policy add src $sn dst $ci dir out $ifid tmpl src $me dst $peer proto esp reqid $reqid mode tunnel"
 				echo "xfrm policy add src $ci dst $sn dir fwd $ifid tmpl src $peer dst $me proto esp reqid $reqid mode tunnel"
