@@ -61,7 +61,8 @@ check: deps
 	@tests/check.sh
 
 # The seed's PMTUD black hole and its fix, in a throwaway VM: one table.
-demo: deps
+demo:
+	@tests/deps.sh demo
 	@tests/demo/demo.sh
 
 check-unit: plugin

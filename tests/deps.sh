@@ -4,8 +4,13 @@
 # Make sure everything the build and the tests need is installed (Debian 12).
 # Quiet when all is there.  As root, installs what is missing; otherwise
 # prints the apt-get line to run and exits 1.
+#
+#   tests/deps.sh          everything `make check` and .ci/run use
+#   tests/deps.sh demo     only what `make demo` needs (build, VM, scene)
 
 set -eu
+profile=${1:-all}
+case "$profile" in all|demo) ;; *) echo "deps.sh: unknown profile '$profile' (all, demo)" >&2; exit 2 ;; esac
 
 # package  probe (a command that succeeds when it is usable even if the
 # package itself is not registered with dpkg, e.g. built from source)
@@ -51,6 +56,16 @@ deps=(
 	"libssl-dev|test -e /usr/include/openssl/ssl.h"
 	"xz-utils|command -v xz"
 )
+
+# `make demo`: build the module and plugin, boot the VM, run the scene
+demo_pkgs=" qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static kmod iptables libxtables-dev iproute2 python3 pkg-config gcc make libc6-dev cpio "
+if [ "$profile" = demo ]; then
+	d=()
+	for e in "${deps[@]}"; do
+		case "$demo_pkgs" in *" ${e%%|*} "*) d+=("$e") ;; esac
+	done
+	deps=("${d[@]}")
+fi
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed'
