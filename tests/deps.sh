@@ -40,6 +40,11 @@ deps=(
 	"iperf3|command -v iperf3"
 	"nftables|command -v nft"
 	"cppcheck|command -v cppcheck"
+	# the IKE daemons of tests/net/80-strongswan.sh and 81-libreswan.sh
+	# (libreswan itself conflicts with strongSwan: ike/install-libreswan.sh)
+	"strongswan-charon|test -x /usr/lib/ipsec/charon"
+	"strongswan-swanctl|command -v swanctl"
+	"libnss3-tools|command -v certutil"
 	# packaging (make deb, make check-packaging)
 	"dkms|command -v dkms"
 	"debhelper|command -v dh"
@@ -94,8 +99,23 @@ find_missing() {
 	esac
 }
 
+# libreswan beside strongSwan, unpacked into a private prefix (quiet when
+# done; it runs apt-get itself when it is not)
+libreswan() {
+	[ "$profile" = all ] || return 0
+	if [ "$(id -u)" != 0 ]; then
+		bash "$(dirname "$0")/net/ike/install-libreswan.sh" 2>/dev/null ||
+			echo "deps.sh: as root run: tests/net/ike/install-libreswan.sh" >&2
+		return 0
+	fi
+	bash "$(dirname "$0")/net/ike/install-libreswan.sh"
+}
+
 find_missing
-[ ${#missing[@]} -gt 0 ] || exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	libreswan
+	exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "deps.sh: missing: ${missing[*]}" >&2
@@ -113,3 +133,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps.sh: still missing after apt-get install: ${missing[*]}" >&2
 	exit 1
 fi
+libreswan
