@@ -160,6 +160,7 @@ static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
 {
 	const struct sec_path *sp = skb_sec_path(skb);
 	struct xfrm_state *x[XFRM_MAX_DEPTH], *in, *out;
+	xfrm_address_t peer, local;
 	bool capped = false;
 	unsigned int mtu;
 	struct flowi fl;
@@ -173,10 +174,21 @@ static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
 	in = x[0];
 	p->ipsec = true;
 	family = in->props.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-	/* spin_lock_bh inside: fine in softirq and process context */
-	out = xfrm_state_lookup_byaddr(net, in->mark.v & in->mark.m,
-				       &in->props.saddr, &in->id.daddr,
-				       in->id.proto, in->props.family);
+	/*
+	 * The mirror is the SA of the same CHILD_SA (IKE daemons give both
+	 * directions one reqid), same mode, if_id and protocol, peer and
+	 * local swapped; else any SA between the two.  Both take the state
+	 * lock with spin_lock_bh: fine in softirq and process context.
+	 */
+	peer = in->props.saddr;
+	local = in->id.daddr;
+	out = xfrm_stateonly_find(net, in->mark.v & in->mark.m, in->if_id,
+				  &peer, &local, in->props.family,
+				  in->props.mode, in->id.proto, in->props.reqid);
+	if (!out)
+		out = xfrm_state_lookup_byaddr(net, in->mark.v & in->mark.m,
+					       &peer, &local, in->id.proto,
+					       in->props.family);
 	if (out)
 		x[0] = out;
 

@@ -10,7 +10,8 @@
 # ports), the MSS before (the client's 1460 / 1440) and after (what the
 # server saw on the wire), action rewritten, mode auto, the reverse MTU
 # from the secpath (= the wire MSS + the inner headers) with the SPI of
-# the SA the gateway decrypted it with (read from `ip xfrm state`); the
+# the SA the reply leaves by, the mirror of the one the gateway decrypted
+# it with (same CHILD_SA: read from `ip xfrm state`); the
 # server's SYN-ACK's event says its MTU came from the bundle.  The
 # log_rewrites line says the same.
 
@@ -45,9 +46,10 @@ for fam in 4 6; do
 	else
 		ci_t=$ci sv_t=$sv hdrs=60 cl_mss=1440
 	fi
-	# The SA the gateway decrypts the client's traffic with, from the kernel.
-	spi=$(ip -n "$IPSEC_NS_GW" xfrm state list src "$IPSEC_CLU4" dst "$IPSEC_GWU4" |
-		awk -v sel="$ci" '/proto esp spi/ { s = $4 } $0 ~ "sel src " sel { print s }' | head -1)
+	# The SA the reply leaves by (sized the reverse path), from the kernel:
+	# gateway to client, its selector's destination the client.
+	spi=$(ip -n "$IPSEC_NS_GW" xfrm state list src "$IPSEC_GWU4" dst "$IPSEC_CLU4" |
+		awk -v sel="dst $ci/" '/proto esp spi/ { s = $4 } index($0, "sel src") && index($0, sel) { print s }' | head -1)
 	ipsec_gw_flush
 	ipsec_gw_ipt "$fam" -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j IPSECMSS --auto
 	echo Y >/sys/module/xt_ipsecmss/parameters/log_rewrites
