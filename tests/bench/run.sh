@@ -17,6 +17,8 @@
 #         ratio set-mss X
 #         ratio auto X
 #         ratio bulk X
+#         ratio auto-nat X
+#         ratio auto-plain X
 #
 # Progress goes to stderr.  Exit status 1 if a stage could not run (not
 # for a missed target: those are reported).  BENCH_VM_ARGS adds kernel

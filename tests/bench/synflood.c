@@ -13,6 +13,7 @@
  *            [--dport N] [--mss N] [--layout linux|windows|mss|none]
  *            [--spi SPI --outer-src IP --outer-dst IP] [--sink-mac MAC]
  *            [--count-netns NS --count-dev DEV]
+ *            [--path DEV,DST-MAC,COUNT-NS,COUNT-DEV ...]
  *            [--seconds S] [--slice S] [--warmup S] [--cpu N] [--batch N]
  *            [--mark FILE --mark-id ID]
  *
@@ -32,10 +33,17 @@
  * the time; it is counted by what was sent, not by the egress counter.
  * ",swap" trades places with the next variant in every other cycle, so
  * the two sides of a compared pair have the same neighbours on average.
+ * ",path=N" sends the variant by the N-th --path instead (1..3): another
+ * interface of the same client namespace, toward another gateway, counted
+ * on that gateway's interface; so scenes that must not share a namespace
+ * (one with conntrack and NAT, one without any --auto rule) alternate in
+ * the same cycles as the rest.
  *
  * The frames are processed on the sending CPU (a veth hands them to the
- * receive path there), so the count of a slice is taken right after its
- * last batch returned.  After WARMUP seconds (every variant in turn),
+ * receive path there), so the count of a slice is taken once its last
+ * batch returned and the CPU's deferred receive work (ksoftirqd) is done:
+ * 0.2 ms naps until the egress counter stands still, counted in the
+ * slice's time.  After WARMUP seconds (every variant in turn),
  * SECONDS of cycles are measured.
  *
  * --mark writes "mark ID start" and "mark ID end" lines to FILE (a serial
@@ -68,6 +76,7 @@
 #define VMAX		16
 #define FRAME_MAX	160
 #define BATCH_MAX	256
+#define PATHS		4	/* path 0: --dev, --dst-mac, --count-* */
 
 static void die(const char *what)
 {
@@ -289,10 +298,45 @@ static long long read_tx_packets(int fd, const char *dev)
 	return -1;
 }
 
+/* an interface to send by, and the gateway interface that counts */
+struct path {
+	const char *dev, *count_netns, *count_dev;
+	uint8_t dmac[6];
+	int fd, cfd;
+};
+
+static struct path paths[PATHS];
+static unsigned int npaths = 1;
+
+static void parse_path(const char *arg)
+{
+	static char buf[PATHS][256];
+	char *b, *f[4], *save = NULL;
+	struct path *pa;
+	unsigned int i;
+
+	if (npaths >= PATHS)
+		usage("too many --path");
+	b = buf[npaths];
+	pa = &paths[npaths];
+	snprintf(b, sizeof(buf[0]), "%s", arg);
+	for (i = 0; i < 4; i++) {
+		f[i] = strtok_r(i ? NULL : b, ",", &save);
+		if (!f[i])
+			usage("--path DEV,DST-MAC,COUNT-NS,COUNT-DEV");
+	}
+	pa->dev = f[0];
+	parse_mac(f[1], pa->dmac);
+	pa->count_netns = f[2];
+	pa->count_dev = f[3];
+	npaths++;
+}
+
 struct variant {
 	char name[32];
 	uint32_t saddr;
 	int esp, sink, swap;
+	unsigned int path;
 	struct iovec iov[NFRAMES];
 	struct mmsghdr msgs[NFRAMES + BATCH_MAX];
 	unsigned int pos;
@@ -312,7 +356,7 @@ static void parse_variant(struct variant *v, const char *arg)
 	snprintf(buf, sizeof(buf), "%s", arg);
 	p = strchr(buf, '=');
 	if (!p || p == buf || (size_t)(p - buf) >= sizeof(v->name))
-		usage("--variant NAME=SRC[,esp][,sink]");
+		usage("--variant NAME=SRC[,esp][,sink][,swap][,path=N]");
 	*p++ = 0;
 	memcpy(v->name, buf, (size_t)(p - buf));	/* length checked above */
 	tok = strtok_r(p, ",", &save);
@@ -326,18 +370,25 @@ static void parse_variant(struct variant *v, const char *arg)
 			v->sink = 1;
 		else if (!strcmp(tok, "swap"))
 			v->swap = 1;
+		else if (!strncmp(tok, "path=", 5))
+			v->path = (unsigned int)strtoul(tok + 5, NULL, 10);
 		else
-			usage("--variant flags: esp, sink, swap");
+			usage("--variant flags: esp, sink, swap, path=N");
 	}
 }
 
 /* one slice of variant @v: send for @secs; returns what it counted */
-static void run_slice(int fd, int cfd, const char *count_dev, struct variant *v,
-		      unsigned int batch, double secs, int measure)
+static void run_slice(struct variant *v, unsigned int batch, double secs,
+		      int measure)
 {
+	const struct path *pa = &paths[v->path];
+	int fd = pa->fd, cfd = pa->cfd;
+	const char *count_dev = pa->count_dev;
 	long long c0 = 0, c1 = 0;
+	static const struct timespec pause = { 0, 200000 };
 	unsigned long long sent = 0;
 	double t0, t;
+	int i;
 
 	if (!v->sink && cfd >= 0)
 		c0 = read_tx_packets(cfd, count_dev);
@@ -354,8 +405,25 @@ static void run_slice(int fd, int cfd, const char *count_dev, struct variant *v,
 		v->pos = (v->pos + (unsigned int)r) % NFRAMES;
 		t = now();
 	} while (t - t0 < secs);
-	if (!v->sink && cfd >= 0)
-		c1 = read_tx_packets(cfd, count_dev);
+	/*
+	 * A veth hands long bursts of receive work to ksoftirqd on this
+	 * CPU: let it finish before the slice ends, or those SYNs would be
+	 * charged to the next slice (or to nobody, when that one counts on
+	 * another path).  The slice's time includes the wait.
+	 */
+	c1 = c0;
+	for (i = 0; i < 100; i++) {
+		long long c;
+
+		nanosleep(&pause, NULL);
+		if (v->sink || cfd < 0)
+			break;
+		c = read_tx_packets(cfd, count_dev);
+		if (i && c == c1)
+			break;
+		c1 = c;
+	}
+	t = now();
 	if (!measure)
 		return;
 	v->c_sent += sent;
@@ -387,27 +455,29 @@ int main(int argc, char **argv)
 		{ "cpu", required_argument, NULL, 'u' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "mark", required_argument, NULL, 'k' },
+		{ "path", required_argument, NULL, 'P' },
 		{ "mark-id", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *netns = NULL, *dev = NULL, *layout = "linux";
 	const char *count_netns = NULL, *count_dev = NULL;
 	const char *mark = NULL, *mark_id = "syn";
-	uint8_t smac[6], dmac[6], sinkmac[6];
-	int have_smac = 0, have_dmac = 0, have_sink = 0, cpu = -1, fd, cfd = -1;
+	uint8_t smac[6], sinkmac[6];
+	int have_smac = 0, have_dmac = 0, have_sink = 0, cpu = -1;
 	int mfd = -1, c, one = 1;
 	uint32_t daddr = 0, osrc = 0, odst = 0, spi = 0;
 	unsigned int dport = 80, mss = 1460, batch = 64, nvar = 0, i, k;
 	unsigned int cycles, cycle, ord[VMAX];
 	double seconds = 10, slice = 0.1, warmup = 0.5;
 	struct sockaddr_ll sll;
+	struct path *pa;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': netns = optarg; break;
 		case 'd': dev = optarg; break;
 		case 'M': parse_mac(optarg, smac); have_smac = 1; break;
-		case 'm': parse_mac(optarg, dmac); have_dmac = 1; break;
+		case 'm': parse_mac(optarg, paths[0].dmac); have_dmac = 1; break;
 		case 'x': parse_mac(optarg, sinkmac); have_sink = 1; break;
 		case 't': daddr = parse_ip4(optarg); break;
 		case 'v':
@@ -429,6 +499,7 @@ int main(int argc, char **argv)
 		case 'u': cpu = atoi(optarg); break;
 		case 'b': batch = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'k': mark = optarg; break;
+		case 'P': parse_path(optarg); break;
 		case 'K': mark_id = optarg; break;
 		default: usage("bad option");
 		}
@@ -445,6 +516,8 @@ int main(int argc, char **argv)
 			usage("an esp variant needs --spi, --outer-src and --outer-dst");
 		if (var[k].sink && !have_sink)
 			usage("a sink variant needs --sink-mac");
+		if (var[k].path >= npaths)
+			usage("a variant's path=N needs N --path options");
 	}
 
 	if (cpu >= 0) {
@@ -460,33 +533,44 @@ int main(int argc, char **argv)
 		if (mfd < 0)
 			die(mark);
 	}
-	if (count_netns) {
-		enter_netns(count_netns);
-		cfd = open("/proc/self/net/dev", O_RDONLY | O_CLOEXEC);
-		if (cfd < 0)
+	paths[0].dev = dev;
+	paths[0].count_netns = count_netns;
+	paths[0].count_dev = count_dev;
+	for (k = 0; k < npaths; k++) {
+		pa = &paths[k];
+		pa->cfd = -1;
+		if (!pa->count_netns)
+			continue;
+		enter_netns(pa->count_netns);
+		pa->cfd = open("/proc/self/net/dev", O_RDONLY | O_CLOEXEC);
+		if (pa->cfd < 0)
 			die("/proc/self/net/dev");
-		if (read_tx_packets(cfd, count_dev) < 0) {
+		if (read_tx_packets(pa->cfd, pa->count_dev) < 0) {
 			fprintf(stderr, "synflood: no device %s in netns %s\n",
-				count_dev, count_netns);
+				pa->count_dev, pa->count_netns);
 			return 1;
 		}
 	}
 	if (netns)
 		enter_netns(netns);
 
-	/* protocol 0: this socket never receives anything */
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket(AF_PACKET)");
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_ifindex = (int)if_nametoindex(dev);
-	if (!sll.sll_ifindex)
-		die(dev);
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
-		die("bind");
-	/* veth has no qdisc anyway; skip the layer when it is there */
-	(void)setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	for (k = 0; k < npaths; k++) {
+		pa = &paths[k];
+		/* protocol 0: this socket never receives anything */
+		pa->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+		if (pa->fd < 0)
+			die("socket(AF_PACKET)");
+		memset(&sll, 0, sizeof(sll));
+		sll.sll_family = AF_PACKET;
+		sll.sll_ifindex = (int)if_nametoindex(pa->dev);
+		if (!sll.sll_ifindex)
+			die(pa->dev);
+		if (bind(pa->fd, (struct sockaddr *)&sll, sizeof(sll)))
+			die("bind");
+		/* veth has no qdisc anyway; skip the layer when it is there */
+		(void)setsockopt(pa->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+				 sizeof(one));
+	}
 
 	srand((unsigned int)getpid());
 	for (k = 0; k < nvar; k++) {
@@ -497,7 +581,7 @@ int main(int argc, char **argv)
 			unsigned int len, sport = 10000 + i * 211 % 50000;
 			uint32_t seq = (uint32_t)rand() * 2654435761u;
 
-			memcpy(f, v->sink ? sinkmac : dmac, 6);
+			memcpy(f, v->sink ? sinkmac : paths[v->path].dmac, 6);
 			memcpy(f + 6, smac, 6);
 			put16(f + 12, ETHERTYPE_IP);
 			if (v->esp) {
@@ -533,7 +617,7 @@ int main(int argc, char **argv)
 	}
 
 	for (k = 0; k < nvar; k++)
-		run_slice(fd, cfd, count_dev, &var[k], batch, warmup / nvar, 0);
+		run_slice(&var[k], batch, warmup / nvar, 0);
 
 	cycles = (unsigned int)(seconds / (2 * nvar * slice) + 0.5);
 	if (cycles < 1)
@@ -551,7 +635,7 @@ int main(int argc, char **argv)
 		}
 		for (i = 0; i < 2 * nvar; i++) {
 			k = ord[i < nvar ? i : 2 * nvar - 1 - i];
-			run_slice(fd, cfd, count_dev, &var[k], batch, slice, 1);
+			run_slice(&var[k], batch, slice, 1);
 		}
 		printf("cycle %u", cycle);
 		for (k = 0; k < nvar; k++) {

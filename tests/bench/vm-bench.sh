@@ -20,6 +20,17 @@
 #         tunnel-mode ESP (NULL cipher: xfrm decapsulates and the SYN
 #         carries a secpath at next to no crypto cost): no rule, TCPMSS
 #         --clamp-mss-to-pmtu, IPSECMSS --auto (the SA lookup works).
+#         In other gateway namespaces, reached by other veths of the
+#         client and alternated in the same cycles (synflood --path):
+#         "nat", NAT before IPsec (the gateway source-NATs the SYNs, and
+#         the translated addresses select a NULL-cipher tunnel policy, so
+#         --auto's own hook after source NAT rewrites them; conntrack and
+#         NAT there only, they would tax every other row): no rule,
+#         TCPMSS --clamp-mss-to-pmtu, IPSECMSS --auto; "bare", a gateway
+#         with no xfrm state or policy at all: TCPMSS --clamp-mss-to-pmtu
+#         in a netns without --auto rules (no after-NAT hook), the same
+#         in a twin netns with an --auto rule (hook registered), and
+#         IPSECMSS --auto there.
 #   bulk  iperf3 client -> gateway -> server, all on vCPU 0, while the
 #         rule `-p tcp -j IPSECMSS --set-mss 1360` (no --syn match) is
 #         switched on and off in slices (none, rule, rule, none) by nft;
@@ -54,7 +65,7 @@ for w in $(</proc/cmdline); do
 	bench_*=*) k=${w%%=*}; k=${k#bench_}; export "BENCH_${k^^}=${w#*=}" ;;
 	esac
 done
-SYN_SECS=${BENCH_SYN_SECS:-80}
+SYN_SECS=${BENCH_SYN_SECS:-100}
 BULK_CYCLES=${BENCH_BULK_CYCLES:-40}
 BULK_CYCLES_OFF=${BENCH_BULK_CYCLES_OFF:-16}
 BULK_SLICE=${BENCH_BULK_SLICE:-0.3}
@@ -82,11 +93,14 @@ pass() { echo "PASS: bench/$1"; }
 fail() { echo "FAIL: bench/$1: $2"; }
 
 NC=bench-c NG=bench-g NS=bench-s
+NN=bench-n NH0=bench-h0 NH1=bench-h1   # nat; bare without and with a hook
+MAC_N0=02:00:00:00:b3:01 MAC_H0=02:00:00:00:b4:01 MAC_H1=02:00:00:00:b5:01
 MAC_C=02:00:00:00:b1:02 MAC_G0=02:00:00:00:b1:01
 MAC_GS=02:00:00:00:b2:01 MAC_S=02:00:00:00:b2:02
 MAC_SINK=02:00:00:00:b2:99   # nobody's: the server drops it at once
 MAC_NOBODY=02:00:00:00:b1:99 # nobody's either: the gateway drops it at once
 CL=192.0.2.2 GWC=192.0.2.1 GWS=198.51.100.1 SV=198.51.100.2
+NAT_TO=172.16.0.1 PEER_N=198.51.100.3   # the nat scene's SNAT and tunnel peer
 IPERF_PID=
 
 cleanup() {
@@ -94,6 +108,9 @@ cleanup() {
 	ip netns del $NC 2>/dev/null
 	ip netns del $NG 2>/dev/null
 	ip netns del $NS 2>/dev/null
+	ip netns del $NN 2>/dev/null
+	ip netns del $NH0 2>/dev/null
+	ip netns del $NH1 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -150,16 +167,49 @@ scene_up() {
 		xfrm policy add src 198.51.100.0/24 dst 10.99.0.0/24 dir out tmpl src $GWC dst $CL proto esp reqid 4 mode tunnel
 	EOF
 	ip netns exec $NG sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+	side_up $NN c1 $MAC_N0 s1 || return 1
+	side_up $NH0 c2 $MAC_H0 s2 || return 1
+	side_up $NH1 c3 $MAC_H1 s3 || return 1
+	# NAT before IPsec: the policy selects the translated source; its
+	# tunnel leads to a peer behind the egress veth whose MAC nobody has.
+	ip -n $NN -batch - <<-EOF || return 1
+		neigh replace $PEER_N lladdr $MAC_SINK dev gs nud permanent
+		xfrm state add src $GWS dst $PEER_N proto esp spi 0x5001 reqid 5 mode tunnel enc ecb(cipher_null) ""
+		xfrm policy add src $NAT_TO/24 dst 198.51.100.0/24 dir out tmpl src $GWS dst $PEER_N proto esp reqid 5 mode tunnel
+	EOF
 }
 
-# rules RULE...: the gateway's mangle table holds exactly these FORWARD rules
+# side_up NETNS CLIENT-DEV GW-MAC SERVER-DEV: another plain gateway like
+# the main one (same addresses, no xfrm), on its own pair of veths from
+# the client namespace and to the server namespace (both without
+# addresses: the generator writes whole frames, and the server side only
+# has to exist)
+side_up() {
+	local ns=$1 cdev=$2 gmac=$3 sdev=$4
+	ip netns add "$ns" || return 1
+	ip link add "$cdev" netns $NC type veth peer name g0 netns "$ns" address "$gmac" || return 1
+	ip link add "$sdev" netns $NS type veth peer name gs netns "$ns" || return 1
+	ip -n $NC link set "$cdev" up && ip -n $NS link set "$sdev" up || return 1
+	ip -n "$ns" -batch - <<-EOF || return 1
+		link set lo up
+		link set g0 up
+		link set gs up
+		addr add $GWC/24 dev g0
+		addr add $GWS/24 dev gs
+		neigh replace $SV lladdr $MAC_SINK dev gs nud permanent
+	EOF
+	ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+}
+
+# rules RULE...: the gateway's mangle table holds exactly these FORWARD
+# rules (NETNS: another gateway's)
 rules() {
 	local text="*mangle"$'\n' r
 	for r in "$@"; do
 		[ -z "$r" ] || text+="-A FORWARD $r"$'\n'
 	done
 	text+="COMMIT"
-	ip netns exec $NG "$IPT-restore" <<<"$text"
+	ip netns exec "${NETNS:-$NG}" "$IPT-restore" <<<"$text"
 }
 
 # --- syn ------------------------------------------------------------------
@@ -177,6 +227,20 @@ SYN_RULES=(
 	"-s 10.99.0.21/32 $SYN -j TCPMSS --clamp-mss-to-pmtu"
 	"-s 10.99.0.22/32 $SYN -j IPSECMSS --auto"
 )
+NAT_RULES=(
+	"-s 192.0.2.31/32 $SYN -j TCPMSS --clamp-mss-to-pmtu"
+	"-s 192.0.2.32/32 $SYN -j IPSECMSS --auto"
+)
+# the twins: the same rules, the second one's target never reached by
+# the TCPMSS variant; only NH1 has an --auto rule (and so the hook)
+BARE0_RULES=(
+	"-s 192.0.2.41/32 $SYN -j TCPMSS --clamp-mss-to-pmtu"
+	"-s 192.0.2.42/32 $SYN -j IPSECMSS --set-mss 1360"
+)
+BARE1_RULES=(
+	"-s 192.0.2.41/32 $SYN -j TCPMSS --clamp-mss-to-pmtu"
+	"-s 192.0.2.42/32 $SYN -j IPSECMSS --auto"
+)
 # shellcheck disable=SC2054 # commas inside words
 # name=source[,esp][,sink][,swap], in cycle order: compared pairs side by
 # side, trading places every other cycle
@@ -190,7 +254,23 @@ SYN_VARIANTS=(
 	esp-none=10.99.0.20,esp
 	esp-tcpmss-clamp=10.99.0.21,esp,swap
 	esp-ipsecmss-auto=10.99.0.22,esp
+	nat-none=192.0.2.30,path=1
+	nat-tcpmss-clamp=192.0.2.31,path=1,swap
+	nat-ipsecmss-auto=192.0.2.32,path=1
+	bare-tcpmss-clamp=192.0.2.41,path=2,swap
+	bare-hooked-tcpmss-clamp=192.0.2.41,path=3
+	bare-ipsecmss-auto=192.0.2.42,path=3
 )
+
+# the gateway namespace of a variant
+variant_ns() {
+	case $1 in
+	nat-*) echo $NN ;;
+	bare-hooked-*|bare-ipsecmss-*) echo $NH1 ;;
+	bare-*) echo $NH0 ;;
+	*) echo $NG ;;
+	esac
+}
 
 # flood SECONDS SLICE WARMUP VARIANT...: one run of the generator
 flood() {
@@ -202,19 +282,30 @@ flood() {
 		--sink-mac $MAC_NOBODY --dst $SV "${a[@]}" \
 		--spi 0x4001 --outer-src $CL --outer-dst $GWC \
 		--count-netns $NG --count-dev gs \
+		--path c1,$MAC_N0,$NN,gs --path c2,$MAC_H0,$NH0,gs \
+		--path c3,$MAC_H1,$NH1,gs \
 		--layout linux --mss 1460 --seconds "$secs" --slice "$slice" \
 		--warmup "$warm" --cpu 0 --batch 128 "${m[@]}" --mark-id syn
 }
 
-# the MSS the server sees in one SYN, while the generator runs
+# sniff_mss DEV [esp]: the MSS the server side sees in one SYN, while the
+# generator runs; esp: in the NULL-cipher tunnel packet (outer IPv4 20 +
+# ESP 8 + inner IPv4 20 + TCP 20 bytes, then the Linux layout's MSS first)
 sniff_mss() {
-	ip netns exec $NS timeout 8 tcpdump -i s0 -c 1 -nn -v \
+	if [ "${2:-}" = esp ]; then
+		local h
+		h=$(ip netns exec $NS timeout 8 tcpdump -i "$1" -c 1 -nn -x esp 2>/dev/null |
+			awk '/^[[:space:]]*0x/ { for (i = 2; i <= NF; i++) h = h $i } END { print h }')
+		[ "${h:136:4}" != 0204 ] || echo $((16#${h:140:4}))
+		return
+	fi
+	ip netns exec $NS timeout 8 tcpdump -i "$1" -c 1 -nn -v \
 		'tcp[tcpflags] & tcp-syn != 0' 2>/dev/null |
 		grep -o 'mss [0-9]*' | head -1 | cut -d' ' -f2
 }
 
 stat_snap() {
-	ip netns exec $NG cat /proc/net/stat/ipsecmss 2>/dev/null
+	ip netns exec "${NETNS:-$NG}" cat /proc/net/stat/ipsecmss 2>/dev/null
 }
 
 # stat_delta BEFORE AFTER: the counters that moved, "name=delta ..."
@@ -224,22 +315,35 @@ stat_delta() {
 }
 
 rule_counts() {
-	ip netns exec $NG $IPT -t mangle -L FORWARD -v -x -n | awk 'NR > 2 { print NR - 2, $1 }'
+	ip netns exec "${NETNS:-$NG}" "$IPT" -t mangle -L FORWARD -v -x -n | awk 'NR > 2 { print NR - 2, $1 }'
 }
 
 # A check round (each variant alone for 1 s: the MSS the server sees, the
 # rule that counted it, the module's counters), then the measured run.
 part_syn() {
-	local v name line before rb mss pid
-	rules "${SYN_RULES[@]}" || { fail syn-rules "rules refused"; return 1; }
+	local v name line before rb mss pid NETNS sdev
+	if ! { rules "${SYN_RULES[@]}" &&
+		NETNS=$NH0 rules "${BARE0_RULES[@]}" &&
+		NETNS=$NH1 rules "${BARE1_RULES[@]}" &&
+		NETNS=$NN rules "${NAT_RULES[@]}" &&
+		ip netns exec $NN "$IPT" -t nat -A POSTROUTING -s 192.0.2.0/24 \
+			-d 198.51.100.0/24 -j SNAT --to-source $NAT_TO; }; then
+		fail syn-rules "rules refused"
+		return 1
+	fi
 	progress "syn: check round, then ${SYN_SECS}s of cycles over ${#SYN_VARIANTS[@]} variants"
 	for v in "${SYN_VARIANTS[@]}"; do
 		name=${v%%=*}
+		NETNS=$(variant_ns "$name")
 		before=$(stat_snap) rb=$(rule_counts)
 		: >"/tmp/bench-mss.$$"
 		pid=
 		if [[ $v != *sink* ]]; then
-			sniff_mss >"/tmp/bench-mss.$$" &
+			case $NETNS in
+			"$NN") sdev="s1 esp" ;; "$NH0") sdev=s2 ;; "$NH1") sdev=s3 ;; *) sdev=s0 ;;
+			esac
+			# shellcheck disable=SC2086 # device and mode
+			sniff_mss $sdev >"/tmp/bench-mss.$$" &
 			pid=$!
 			sleep 1.5
 		fi
@@ -261,6 +365,8 @@ part_syn() {
 		data "syn$line"
 	done < <(flood "$SYN_SECS" 0.1 1 "${SYN_VARIANTS[@]}")
 	rules ""
+	# the side gateways are not needed any more: bulk runs without them
+	ip netns del $NN; ip netns del $NH0; ip netns del $NH1
 }
 
 # --- bulk -----------------------------------------------------------------
