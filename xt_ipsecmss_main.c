@@ -585,9 +585,13 @@ static void ipsecmss_note_syn(struct sk_buff *skb,
 			      const u8 *th, const struct ipsecmss_why *why)
 {
 	const struct xt_ipsecmss_tginfo *info = par->targinfo;
-	struct ipsecmss_net *in = net_generic(xt_net(par), ipsecmss_net_id);
+	struct ipsecmss_net *in;
 	struct ipsecmss_note *n;
 
+	/* no conntrack, no NAT: only a deferred lookup needs the hook */
+	if (!skb_nfct(skb) && !why->fwd.deferred && !why->rev.deferred)
+		return;
+	in = net_generic(xt_net(par), ipsecmss_net_id);
 	if (!READ_ONCE(in->nat_hooks))
 		return;
 	n = get_cpu_ptr(&ipsecmss_note);
