@@ -69,11 +69,15 @@ static unsigned int ipsecmss_flow_mtu(struct net *net, struct flowi *fl,
 	return mtu;
 }
 
-/* the plain route back to the segment's source, as a reply finds it */
-static unsigned int ipsecmss_reverse_route_mtu(struct net *net,
-					       const struct sk_buff *skb,
-					       u8 family)
+/*
+ * The plain route back to the segment's source, as a reply finds it:
+ * referenced, or NULL when there is no real one.
+ */
+static struct dst_entry *ipsecmss_reverse_route(struct net *net,
+						const struct sk_buff *skb,
+						u8 family)
 {
+	struct dst_entry *dst = NULL;
 	struct flowi fl;
 
 	memset(&fl, 0, sizeof(fl));
@@ -81,7 +85,13 @@ static unsigned int ipsecmss_reverse_route_mtu(struct net *net,
 		fl.u.ip4.daddr = ip_hdr(skb)->saddr;
 	else
 		fl.u.ip6.daddr = ipv6_hdr(skb)->saddr;
-	return ipsecmss_flow_mtu(net, &fl, family);
+	if (nf_route(net, &dst, &fl, false, family) || !dst)
+		return NULL;
+	if (!ipsecmss_real_route(dst)) {
+		dst_release(dst);
+		return NULL;
+	}
+	return dst;
 }
 
 /*
@@ -584,23 +594,15 @@ static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
 				  u8 family, bool defer, unsigned int cap,
 				  struct ipsecmss_path *p)
 {
-	struct dst_entry *dst = NULL;
-	struct flowi fl;
+	struct dst_entry *dst;
 
 	ipsecmss_secpath_path(net, skb, cap, p);
-	memset(&fl, 0, sizeof(fl));
-	if (family == NFPROTO_IPV4)
-		fl.u.ip4.daddr = ip_hdr(skb)->saddr;
-	else
-		fl.u.ip6.daddr = ipv6_hdr(skb)->saddr;
-	if (nf_route(net, &dst, &fl, false, family) || !dst)
+	dst = ipsecmss_reverse_route(net, skb, family);
+	if (!dst)
 		return;
-	if (ipsecmss_real_route(dst)) {
-		ipsecmss_take_route(p, dst_mtu(dst), cap);
-		if (!p->ipsec)
-			ipsecmss_dev_path(net, dst, skb, family, true, defer,
-					  cap, p);
-	}
+	ipsecmss_take_route(p, dst_mtu(dst), cap);
+	if (!p->ipsec)
+		ipsecmss_dev_path(net, dst, skb, family, true, defer, cap, p);
 	dst_release(dst);
 }
 
@@ -719,9 +721,14 @@ unsigned int ipsecmss_plain_mtu(struct net *net, const struct sk_buff *skb,
 				u8 family)
 {
 	unsigned int fwd = dst_mtu(xfrm_dst_path(skb_dst(skb)));
-	unsigned int rev = ipsecmss_reverse_route_mtu(net, skb, family);
+	struct dst_entry *rev = ipsecmss_reverse_route(net, skb, family);
 
-	return rev ? min(fwd, rev) : fwd;
+	if (rev) {
+		if (dst_mtu(rev))
+			fwd = min(fwd, dst_mtu(rev));
+		dst_release(rev);
+	}
+	return fwd;
 }
 
 static const enum ipsecmss_counter ipsecmss_src_counter[] = {

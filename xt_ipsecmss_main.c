@@ -461,6 +461,37 @@ static bool ipsecmss_insert_mss(struct sk_buff *skb,
 	return true;
 }
 
+/* the TCP header at @thoff: a SYN's, bounded inside the skb, or why not */
+enum ipsecmss_hdr {
+	IPSECMSS_HDR_SYN,	/* *copy holds *doff header bytes */
+	IPSECMSS_HDR_NOT_SYN,
+	IPSECMSS_HDR_BAD,	/* cut short, or a data offset out of bounds */
+};
+
+static enum ipsecmss_hdr ipsecmss_syn_header(const struct sk_buff *skb,
+					     unsigned int thoff, u8 *buf,
+					     const u8 **copy,
+					     unsigned int *doff)
+{
+	const u8 *p;
+
+	/* the fixed header first: most segments end here */
+	p = skb_header_pointer(skb, thoff, IPSECMSS_TCPHDR_MIN, buf);
+	if (!p)
+		return IPSECMSS_HDR_BAD;
+	if (!(ipsecmss_flags(p) & IPSECMSS_TCP_SYN))
+		return IPSECMSS_HDR_NOT_SYN;
+	*doff = ipsecmss_doff(p);
+	if (*doff < IPSECMSS_TCPHDR_MIN || skb->len < thoff ||
+	    *doff > skb->len - thoff)
+		return IPSECMSS_HDR_BAD;
+	p = skb_header_pointer(skb, thoff, *doff, buf);
+	if (!p)
+		return IPSECMSS_HDR_BAD;
+	*copy = p;
+	return IPSECMSS_HDR_SYN;
+}
+
 static void ipsecmss_note_syn(struct sk_buff *skb,
 			      const struct xt_action_param *par,
 			      const u8 *th, const struct ipsecmss_why *why);
@@ -483,21 +514,15 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 		return XT_CONTINUE;
 	}
 
-	/* the fixed header first: most segments end here */
-	copy = skb_header_pointer(skb, thoff, IPSECMSS_TCPHDR_MIN, buf);
-	if (!copy)
-		goto malformed;
-	if (!(ipsecmss_flags(copy) & IPSECMSS_TCP_SYN)) {
+	switch (ipsecmss_syn_header(skb, thoff, buf, &copy, &doff)) {
+	case IPSECMSS_HDR_SYN:
+		break;
+	case IPSECMSS_HDR_NOT_SYN:
 		ipsecmss_count(net, IPSECMSS_C_NOT_SYN);
 		return XT_CONTINUE;
+	default:
+		goto malformed;
 	}
-	doff = ipsecmss_doff(copy);
-	if (doff < IPSECMSS_TCPHDR_MIN || skb->len < thoff ||
-	    doff > skb->len - thoff)
-		goto malformed;
-	copy = skb_header_pointer(skb, thoff, doff, buf);
-	if (!copy)
-		goto malformed;
 
 	r = ipsecmss_walk(copy, doff, &w);
 	if (r == IPSECMSS_MALFORMED)
@@ -649,26 +674,18 @@ static void ipsecmss_after_nat(struct sk_buff *skb, struct net *net,
 	struct ipsecmss_walk w __uninitialized;
 	struct ipsecmss_why why;
 	unsigned int thoff, doff, target;
+	bool late = note->late_fwd || note->late_rev;
 	const u8 *copy;
 	u8 *th;
-
-	bool late = note->late_fwd || note->late_rev;
 
 	if (!ipsecmss_real_route(dst) || (!dst->xfrm && !late))
 		return;
 	thoff = ipsecmss_tcp_offset(skb, family);
-	if (!thoff)
-		return;
-	copy = skb_header_pointer(skb, thoff, IPSECMSS_TCPHDR_MIN, buf);
-	if (!copy || !(ipsecmss_flags(copy) & IPSECMSS_TCP_SYN) ||
-	    memcmp(copy + 4, &note->seq, sizeof(note->seq)))
-		return;
-	doff = ipsecmss_doff(copy);
-	if (doff < IPSECMSS_TCPHDR_MIN || skb->len < thoff ||
-	    doff > skb->len - thoff)
-		return;
-	copy = skb_header_pointer(skb, thoff, doff, buf);
-	if (!copy || ipsecmss_walk(copy, doff, &w) != IPSECMSS_UNCHANGED)
+	if (!thoff ||
+	    ipsecmss_syn_header(skb, thoff, buf, &copy, &doff) !=
+	    IPSECMSS_HDR_SYN ||
+	    memcmp(copy + 4, &note->seq, sizeof(note->seq)) ||
+	    ipsecmss_walk(copy, doff, &w) != IPSECMSS_UNCHANGED)
 		return;
 
 	memset(&why, 0, sizeof(why));
