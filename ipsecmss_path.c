@@ -27,6 +27,8 @@
 #include <net/udp.h>
 #include <net/vxlan.h>
 #include <net/ip6_tunnel.h>
+#include <net/dst_cache.h>
+#include <linux/jhash.h>
 
 #include "ipsecmss_compat.h"
 #include "ipsecmss_kmod.h"
@@ -51,19 +53,151 @@ static void ipsecmss_take(struct ipsecmss_path *p, unsigned int mtu, u8 src,
 }
 
 /*
- * A plain route (never through xfrm: no protocol in the flow) for @fl,
- * the way nf_route() and xfrm4/6_dst_lookup() make it.  Returns the MTU,
- * 0 if there is none.
+ * The route cache.  The two routes --auto looks up for every SYN, the
+ * plain route back to its source and the route toward the peer of the SA
+ * it came through, are kept the way ip_tunnel_xmit() keeps its underlay
+ * route: in a dst_cache, per CPU, and every use passes the route's own
+ * ->check() (ipv4_dst_check(), ip6_dst_check() with the fib6 cookie),
+ * which fails after a route change, a new or changed PMTU exception, or
+ * the device going away; then the route is looked up again.  A netns has
+ * IPSECMSS_ROUTE_SLOTS caches for each of the two lookups (so the two of
+ * one SYN never evict each other), picked by a hash of the lookup's keys
+ * (its destination, source and mark), each with the keys its route was
+ * looked up for; a different flow in the same slot looks up and replaces
+ * it.
  */
+#define IPSECMSS_ROUTE_SLOTS 16
+
+enum ipsecmss_route_kind {
+	IPSECMSS_ROUTE_BACK,	/* the plain route back to the source */
+	IPSECMSS_ROUTE_PEER,	/* the route toward an SA's peer */
+	IPSECMSS_ROUTE_KINDS,
+};
+
+struct ipsecmss_route_key {
+	xfrm_address_t daddr, saddr;
+	u32 mark;
+	u32 family;
+};
+
+struct ipsecmss_route_keys {
+	struct ipsecmss_route_key k[IPSECMSS_ROUTE_KINDS * IPSECMSS_ROUTE_SLOTS];
+};
+
+struct ipsecmss_route_cache {
+	struct dst_cache dst[IPSECMSS_ROUTE_KINDS * IPSECMSS_ROUTE_SLOTS];
+	struct ipsecmss_route_keys __percpu *keys;	/* of dst[], per CPU */
+};
+
+void ipsecmss_routes_free(struct ipsecmss_route_cache *rc)
+{
+	unsigned int i;
+
+	if (!IS_ENABLED(CONFIG_DST_CACHE) || !rc)
+		return;
+	for (i = 0; i < ARRAY_SIZE(rc->dst); i++)
+		dst_cache_destroy(&rc->dst[i]);
+	free_percpu(rc->keys);
+	kfree(rc);
+}
+
+struct ipsecmss_route_cache *ipsecmss_routes_alloc(void)
+{
+	struct ipsecmss_route_cache *rc;
+	unsigned int i;
+
+	if (!IS_ENABLED(CONFIG_DST_CACHE))
+		return NULL;
+	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
+	if (!rc)
+		return NULL;
+	rc->keys = alloc_percpu(struct ipsecmss_route_keys);
+	if (!rc->keys)
+		goto fail;
+	for (i = 0; i < ARRAY_SIZE(rc->dst); i++)
+		if (dst_cache_init(&rc->dst[i], GFP_KERNEL))
+			goto fail;
+	return rc;
+fail:
+	ipsecmss_routes_free(rc);	/* dst_cache_destroy() takes unset ones */
+	return NULL;
+}
+
+/*
+ * A plain route (never through xfrm: no protocol in the flow) for @fl,
+ * which holds only a destination, a source and a mark, the way nf_route()
+ * and xfrm4/6_dst_lookup() make it: referenced, or NULL when there is no
+ * real one.  Through @net's route cache when it has one.
+ */
+static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
+					u8 family, enum ipsecmss_route_kind kind)
+{
+	struct ipsecmss_route_cache *rc = IS_ENABLED(CONFIG_DST_CACHE) ?
+					  ipsecmss_routes(net) : NULL;
+	struct ipsecmss_route_key key;
+	struct dst_entry *dst = NULL;
+	unsigned int slot = 0;
+
+	if (rc) {
+		memset(&key, 0, sizeof(key));
+		key.family = family;
+		if (family == NFPROTO_IPV4) {
+			key.daddr.a4 = fl->u.ip4.daddr;
+			key.saddr.a4 = fl->u.ip4.saddr;
+			key.mark = fl->u.ip4.flowi4_mark;
+		} else {
+			key.daddr.in6 = fl->u.ip6.daddr;
+			key.saddr.in6 = fl->u.ip6.saddr;
+			key.mark = fl->u.ip6.flowi6_mark;
+		}
+		slot = kind * IPSECMSS_ROUTE_SLOTS +
+		       jhash(&key, sizeof(key), 0) % IPSECMSS_ROUTE_SLOTS;
+		/*
+		 * The per-CPU slot is this context's alone with BHs off.  Ask
+		 * the cache even for another flow's slot: a miss is what
+		 * dates it (refresh_ts) so that the route set next is good.
+		 */
+		local_bh_disable();
+		dst = dst_cache_get(&rc->dst[slot]);
+		if (dst && memcmp(this_cpu_ptr(&rc->keys->k[slot]), &key,
+				  sizeof(key))) {
+			dst_release(dst);
+			dst = NULL;
+		}
+		local_bh_enable();
+		if (dst)
+			return dst;
+	}
+	if (nf_route(net, &dst, fl, false, family) || !dst)
+		return NULL;
+	if (!ipsecmss_real_route(dst)) {
+		dst_release(dst);
+		return NULL;
+	}
+	if (rc) {
+		local_bh_disable();
+		if (family == NFPROTO_IPV4)
+			dst_cache_set_ip4(&rc->dst[slot], dst, key.saddr.a4);
+#if IS_ENABLED(CONFIG_IPV6)
+		else
+			dst_cache_set_ip6(&rc->dst[slot], dst, &key.saddr.in6);
+#endif
+		*this_cpu_ptr(&rc->keys->k[slot]) = key;
+		local_bh_enable();
+	}
+	return dst;
+}
+
+/* ipsecmss_route()'s MTU, 0 if there is no route */
 static unsigned int ipsecmss_flow_mtu(struct net *net, struct flowi *fl,
 				      u8 family)
 {
-	struct dst_entry *dst = NULL;
+	struct dst_entry *dst = ipsecmss_route(net, fl, family,
+					       IPSECMSS_ROUTE_PEER);
 	unsigned int mtu = 0;
 
-	if (nf_route(net, &dst, fl, false, family) == 0 && dst) {
-		if (ipsecmss_real_route(dst))
-			mtu = dst_mtu(dst);
+	if (dst) {
+		mtu = dst_mtu(dst);
 		dst_release(dst);
 	}
 	return mtu;
@@ -77,7 +211,6 @@ static struct dst_entry *ipsecmss_reverse_route(struct net *net,
 						const struct sk_buff *skb,
 						u8 family)
 {
-	struct dst_entry *dst = NULL;
 	struct flowi fl;
 
 	memset(&fl, 0, sizeof(fl));
@@ -85,13 +218,22 @@ static struct dst_entry *ipsecmss_reverse_route(struct net *net,
 		fl.u.ip4.daddr = ip_hdr(skb)->saddr;
 	else
 		fl.u.ip6.daddr = ipv6_hdr(skb)->saddr;
-	if (nf_route(net, &dst, &fl, false, family) || !dst)
-		return NULL;
-	if (!ipsecmss_real_route(dst)) {
-		dst_release(dst);
-		return NULL;
-	}
-	return dst;
+	return ipsecmss_route(net, &fl, family, IPSECMSS_ROUTE_BACK);
+}
+
+/*
+ * Can xfrm_state_mtu() size @x (without a warning)?  Tunnel and transport
+ * mode; and an IP-TFS SA (v6.14, RFC 9347), through its mode's
+ * get_inner_mtu(), iptfs_get_inner_mtu(): with "dont-frag" the ESP
+ * arithmetic less the 4-byte AGGFRAG header, as for its bundle; without,
+ * IP_MAX_MTU (IP6_MAX_MTU), since the SA splits an inner packet across
+ * ESP packets (iptfs_copy_create_frags()): then only the routes bound it,
+ * here the plain route back, in xfrm_init_pmtu() the bundle's inner route.
+ */
+static bool ipsecmss_sa_sized(const struct xfrm_state *x)
+{
+	return x->props.mode == XFRM_MODE_TUNNEL ||
+	       x->props.mode == XFRM_MODE_TRANSPORT || ipsecmss_iptfs_sized(x);
 }
 
 /*
@@ -114,9 +256,7 @@ static unsigned int ipsecmss_sa_chain_mtu(struct xfrm_state *const *x, int n,
 	for (i = 0; i < n && under; i++) {
 		u32 m;
 
-		/* the modes xfrm_state_mtu() sizes without a warning */
-		if (x[i]->props.mode != XFRM_MODE_TUNNEL &&
-		    x[i]->props.mode != XFRM_MODE_TRANSPORT)
+		if (!ipsecmss_sa_sized(x[i]))
 			return 0;
 		m = ipsecmss_state_mtu(x[i], under);
 		under = (int)m > 0 ? m : 0;
@@ -763,11 +903,11 @@ unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 	why->chosen = c;
 	if (!c->mtu)
 		return 0;
-	ipsecmss_count(net, why->fwd.ipsec || why->rev.ipsec ?
-			    IPSECMSS_C_AUTO_IPSEC : IPSECMSS_C_AUTO_ROUTE);
+	why->events |= BIT(why->fwd.ipsec || why->rev.ipsec ?
+			   IPSECMSS_C_AUTO_IPSEC : IPSECMSS_C_AUTO_ROUTE);
 	/* a deferred lookup counts where the value is final: the late hook */
 	if (!why->fwd.deferred && !why->rev.deferred)
-		ipsecmss_count(net, ipsecmss_src_counter[c->src]);
+		why->events |= BIT(ipsecmss_src_counter[c->src]);
 	return c->mtu;
 }
 

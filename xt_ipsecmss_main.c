@@ -147,6 +147,8 @@ struct ipsecmss_stats {
 
 struct ipsecmss_net {
 	struct ipsecmss_stats __percpu *stats;
+	/* set once by the first route-derived rule, under the mutex */
+	struct ipsecmss_route_cache *routes;
 	unsigned int auto_rules;	/* --auto rules here, under the mutex */
 	bool nat_hooks;			/* the after-NAT hooks are registered */
 };
@@ -161,6 +163,39 @@ void ipsecmss_count(const struct net *net, enum ipsecmss_counter c)
 	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
 
 	this_cpu_inc(in->stats->c[c]);
+}
+
+void ipsecmss_count_events(const struct net *net, u32 events)
+{
+	struct ipsecmss_stats __percpu *stats;
+
+	BUILD_BUG_ON(IPSECMSS_C_NUM > 32);
+	if (!events)
+		return;
+	stats = ((struct ipsecmss_net *)net_generic(net, ipsecmss_net_id))->stats;
+	while (events) {
+		this_cpu_inc(stats->c[__ffs(events)]);
+		events &= events - 1;
+	}
+}
+
+struct ipsecmss_route_cache *ipsecmss_routes(const struct net *net)
+{
+	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+
+	return READ_ONCE(in->routes);
+}
+
+/* a route cache for a netns that gets a route-derived rule */
+static void ipsecmss_routes_get(struct net *net)
+{
+	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+
+	mutex_lock(&ipsecmss_nat_mutex);
+	/* without one (no memory), every lookup is made afresh */
+	if (!in->routes)
+		WRITE_ONCE(in->routes, ipsecmss_routes_alloc());
+	mutex_unlock(&ipsecmss_nat_mutex);
 }
 
 static int ipsecmss_stat_show(struct seq_file *seq, void *v)
@@ -202,11 +237,18 @@ static void ipsecmss_nat_hooks_off(struct net *net, struct ipsecmss_net *in);
 static void __net_exit ipsecmss_net_exit(struct net *net)
 {
 	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
+	struct ipsecmss_route_cache *routes;
 
 	/* rules may outlive this (their table goes later): hooks go now */
 	mutex_lock(&ipsecmss_nat_mutex);
 	ipsecmss_nat_hooks_off(net, in);
+	routes = in->routes;
+	WRITE_ONCE(in->routes, NULL);
 	mutex_unlock(&ipsecmss_nat_mutex);
+	if (routes) {
+		synchronize_net();	/* no packet path holds it any more */
+		ipsecmss_routes_free(routes);
+	}
 	remove_proc_entry("ipsecmss", net->proc_net_stat);
 	free_percpu(in->stats);
 }
@@ -263,11 +305,11 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 		 * attached: leave such segments alone.
 		 */
 		if (!(IPSECMSS_ROUTE_HOOKS & (1 << xt_hooknum(par)))) {
-			ipsecmss_count(net, IPSECMSS_C_NO_ROUTE_HOOK);
+			why->events |= BIT(IPSECMSS_C_NO_ROUTE_HOOK);
 			return 0;
 		}
 		if (!ipsecmss_real_route(skb_dst(skb))) {
-			ipsecmss_count(net, IPSECMSS_C_NO_ROUTE);
+			why->events |= BIT(IPSECMSS_C_NO_ROUTE);
 			return 0;
 		}
 	}
@@ -279,10 +321,10 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 		mtu = ipsecmss_auto_mtu(skb, par, info->mtu, why);
 		mss = ipsecmss_mss_for_mtu(mtu, iph);
 		if (!mss) {
-			ipsecmss_count(net, IPSECMSS_C_AUTO_FAILED);
+			why->events |= BIT(IPSECMSS_C_AUTO_FAILED);
 			if (!(info->flags & XT_IPSECMSS_F_FALLBACK))
 				return 0;
-			ipsecmss_count(net, IPSECMSS_C_FALLBACK);
+			why->events |= BIT(IPSECMSS_C_FALLBACK);
 			return info->fallback_mss;
 		}
 		break;
@@ -529,40 +571,47 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 		goto malformed;
 
 	why.chosen = NULL;
+	why.events = 0;
 	target = ipsecmss_target(skb, par, &why);
 	if (why.chosen && target)
 		ipsecmss_note_syn(skb, par, copy, &why);
 	if (!target) {
-		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		ipsecmss_count_events(net, why.events |
+				      BIT(IPSECMSS_C_UNCHANGED));
 		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
 			       IPSECMSS_ACT_NO_VALUE, par->targinfo, &why);
 		return XT_CONTINUE;
 	}
 
 	if (r == IPSECMSS_NO_MSS) {
+		ipsecmss_count_events(net, why.events);
 		if (!ipsecmss_insert_mss(skb, par, doff, target, &why))
 			goto drop;
 		return XT_CONTINUE;
 	}
 
 	if (w.max_mss <= target) {
-		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		ipsecmss_count_events(net, why.events |
+				      BIT(IPSECMSS_C_UNCHANGED));
 		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
 			       IPSECMSS_ACT_UNCHANGED, par->targinfo, &why);
 		return XT_CONTINUE;
 	}
 
-	if (skb_ensure_writable(skb, thoff + doff))
+	if (skb_ensure_writable(skb, thoff + doff)) {
+		ipsecmss_count_events(net, why.events);
 		goto drop;
+	}
 	/* the bytes just walked; the rewrite checks each recorded offset */
 	th = skb_network_header(skb) + thoff;
 	r = ipsecmss_rewrite(th, doff, &w, target, ipsecmss_csum_mode(skb));
 	if (r != IPSECMSS_REWRITTEN) {
 		/* cannot happen: w.max_mss > target was seen in these bytes */
-		ipsecmss_count(net, IPSECMSS_C_UNCHANGED);
+		ipsecmss_count_events(net, why.events |
+				      BIT(IPSECMSS_C_UNCHANGED));
 		return XT_CONTINUE;
 	}
-	ipsecmss_count(net, IPSECMSS_C_REWRITTEN);
+	ipsecmss_count_events(net, why.events | BIT(IPSECMSS_C_REWRITTEN));
 	ipsecmss_trace(skb, xt_family(par), th, w.max_mss, target,
 		       IPSECMSS_ACT_REWRITTEN, par->targinfo, &why);
 	if (READ_ONCE(log_rewrites))
@@ -933,6 +982,8 @@ static int ipsecmss_tg_check(const struct xt_tgchk_param *par)
 		pr_info_ratelimited("a route-derived MSS needs FORWARD, OUTPUT or POSTROUTING\n");
 		return -EINVAL;
 	}
+	if (needs_route)
+		ipsecmss_routes_get(par->net);
 	if (info->mode == XT_IPSECMSS_MODE_AUTO)
 		return ipsecmss_auto_rule_get(par->net);
 	return 0;

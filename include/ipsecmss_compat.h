@@ -61,6 +61,22 @@ static inline u32 ipsecmss_state_mtu(struct xfrm_state *x, int mtu)
 #endif
 
 /*
+ * v6.14, IP-TFS SAs: xfrm_state_mtu() sizes an SA of a mode other than
+ * tunnel, transport and BEET through its mode's get_inner_mtu() and warns
+ * when there is none (an IP-TFS SA on a kernel built without
+ * CONFIG_XFRM_IPTFS has none).
+ */
+static inline bool ipsecmss_iptfs_sized(const struct xfrm_state *x)
+{
+#ifdef IPSECMSS_HAVE_IPTFS
+	return x->props.mode == XFRM_MODE_IPTFS && x->mode_cbs &&
+	       x->mode_cbs->get_inner_mtu;
+#else
+	return false;
+#endif
+}
+
+/*
  * With CONFIG_INIT_STACK_ALL_ZERO (Debian's default) every local is
  * zeroed on entry, on every packet.  The header copy and the walk are
  * always written before they are read, so they opt out.  Where the tree's

@@ -6,6 +6,7 @@
 #ifndef _IPSECMSS_KMOD_H
 #define _IPSECMSS_KMOD_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 #include <linux/skbuff.h>
 #include <linux/netfilter/x_tables.h>
@@ -44,6 +45,13 @@ enum ipsecmss_counter {
 /* count one event in @net's counters; any context */
 void ipsecmss_count(const struct net *net, enum ipsecmss_counter c);
 
+/*
+ * count a set of events, BIT(enum ipsecmss_counter) each, in one go: the
+ * packet path gathers a segment's counts and looks up the netns's
+ * counters (net_generic()) once; any context
+ */
+void ipsecmss_count_events(const struct net *net, u32 events);
+
 /* where a derived MTU came from: its counter and its name in the log */
 enum ipsecmss_src {
 	IPSECMSS_SRC_NONE,
@@ -54,6 +62,17 @@ enum ipsecmss_src {
 	IPSECMSS_SRC_CAP,	/* the rule's --mtu cap on the underlay */
 	IPSECMSS_SRC_NUM,
 };
+
+/*
+ * The per-netns cache of the routes --auto repeats for every SYN
+ * (ipsecmss_path.c).  ipsecmss_routes_alloc() may sleep, returns NULL
+ * when out of memory or without CONFIG_DST_CACHE; ipsecmss_routes_free()
+ * takes NULL.  ipsecmss_routes() is @net's, NULL if it has none.
+ */
+struct ipsecmss_route_cache;
+struct ipsecmss_route_cache *ipsecmss_routes_alloc(void);
+void ipsecmss_routes_free(struct ipsecmss_route_cache *rc);
+struct ipsecmss_route_cache *ipsecmss_routes(const struct net *net);
 
 /* the names of enum ipsecmss_src in log_rewrites lines */
 extern const char *const ipsecmss_src_name[IPSECMSS_SRC_NUM];
@@ -71,6 +90,7 @@ struct ipsecmss_path {
 struct ipsecmss_why {
 	struct ipsecmss_path fwd, rev;
 	const struct ipsecmss_path *chosen;	/* NULL: not --auto */
+	u32 events;	/* counted with the segment's verdict, BIT(counter) */
 };
 
 /* a route the module may read: not a metadata dst, with a device */
@@ -90,7 +110,8 @@ static inline bool ipsecmss_real_route(const struct dst_entry *dst)
  * SA behind its device; in OUTPUT routed again as ip_route_me_harder()
  * will) and the reverse path (the SA it was decrypted with, capped by the
  * plain route back; or the route back and the SA behind its device).
- * Counts auto_ipsec or auto_route and one from_* counter.  Returns 0 when
+ * Adds auto_ipsec or auto_route and one from_* counter to why->events
+ * (the caller counts them with the verdict).  Returns 0 when
  * no MTU is known.  Never sleeps, never starts an IKE negotiation where
  * the kernel offers a way to know (see the man page).
  */

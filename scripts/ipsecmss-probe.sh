@@ -31,6 +31,7 @@ has() { # text regex
 }
 
 xfrm=$(flat include/net/xfrm.h)
+uxfrm=$(flat include/uapi/linux/xfrm.h)
 dst=$(flat include/net/dst.h)
 skbuff=$(flat include/linux/skbuff.h)
 attrs=$(flat include/linux/compiler_attributes.h)
@@ -95,6 +96,15 @@ parms=$(printf '%s' "$xfrm" | sed -n 's/.*struct xfrm_if_parms {\([^}]*\)}.*/\1/
 has "$parms" 'bool collect_md;' && v=1
 [ $v = 1 ] && flags="$flags -DIPSECMSS_HAVE_XFRMI_COLLECT_MD=1"
 words="$words xfrmi_collect_md=$v"
+
+# v6.14, IP-TFS SAs (RFC 9347, Christian Hopps' series: "xfrm: add
+# mode_cbs module functionality", "xfrm: iptfs: add new iptfs xfrm mode
+# impl"): XFRM_MODE_IPTFS in the UAPI header, and struct xfrm_mode_cbs
+# whose get_inner_mtu() xfrm_state_mtu() calls for such an SA.
+v=0
+has "$uxfrm" 'define XFRM_MODE_IPTFS ' && has "$xfrm" 'get_inner_mtu' && v=1
+[ $v = 1 ] && flags="$flags -DIPSECMSS_HAVE_IPTFS=1"
+words="$words iptfs=$v"
 
 # v6.9, "Compiler Attributes: Add __uninitialized macro" (Heiko
 # Carstens; also in 6.1.y stable, where Debian's 6.1 has it).  Reported
