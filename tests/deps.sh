@@ -18,6 +18,11 @@ deps=(
 	"qemu-system-x86|command -v qemu-system-x86_64"
 	"linux-image-amd64|ls /boot/vmlinuz-*"
 	"linux-headers-amd64|ls -d /lib/modules/*/build/include"
+	# Debian 12's second kernel series (bookworm-security): `make check`
+	# runs the VM suite on each kernel, `make check-packaging` DKMS across
+	# the upgrade to it
+	"linux-image-6.12-amd64|ls /boot/vmlinuz-6.12.*"
+	"linux-headers-6.12-amd64|ls -d /lib/modules/6.12.*/build/include"
 	# two more configurations the module must build against (DKMS test)
 	"linux-headers-cloud-amd64|ls -d /lib/modules/*-cloud-amd64/build/include"
 	"linux-headers-rt-amd64|ls -d /lib/modules/*-rt-amd64/build/include"
@@ -95,6 +100,16 @@ find_missing() {
 			case "$p" in linux-image-amd64|linux-headers-amd64) ;; *) m+=("$p") ;; esac
 		done
 		missing=("${m[@]}" linux-image-amd64 linux-headers-amd64)
+		;;
+	esac
+	# the same for the 6.12 pair
+	case " ${missing[*]-} " in
+	*" linux-image-6.12-amd64 "*|*" linux-headers-6.12-amd64 "*)
+		local m2=() p2
+		for p2 in "${missing[@]}"; do
+			case "$p2" in linux-image-6.12-amd64|linux-headers-6.12-amd64) ;; *) m2+=("$p2") ;; esac
+		done
+		missing=("${m2[@]}" linux-image-6.12-amd64 linux-headers-6.12-amd64)
 		;;
 	esac
 }

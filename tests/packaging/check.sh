@@ -14,7 +14,10 @@
 #     each for the kernel DKMS was asked about (never `uname -r`)
 #   - make deb: both packages, their contents, lintian without errors
 # Then, unless --no-vm, tests/packaging/vm-*.sh in the VM (they install
-# the .debs built here, and `make dkms-install`).
+# the .debs built here, and `make dkms-install`); with a second kernel
+# here (image and headers), DKMS across the upgrade to it: vm-upgrade.sh in
+# that VM, then vm-upgrade-boot.sh in a VM booted on the newer kernel with
+# the module DKMS built (else a SKIP line says why not).
 #
 # Prints PASS:/FAIL: lines (suite "packaging"); exit 1 if any FAIL.
 
@@ -22,6 +25,12 @@ set -u
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo" || exit 1
+# The module (make install, make module) for the kernel `make check` and
+# the VM use (tests/vm/kver.sh), not whichever the Makefile's own fallback
+# takes when the running kernel has no headers (the newest one here).
+# shellcheck source=../vm/kver.sh
+. tests/vm/kver.sh
+ipsecmss_pick_kver
 build=tests/build
 mkdir -p "$build"
 work=$(mktemp -d "$build/packaging.XXXXXX")
@@ -251,14 +260,44 @@ if [ $vm = 1 ]; then
 	shopt -s nullglob
 	scripts=(tests/packaging/vm-deb.sh tests/packaging/vm-make.sh)
 	shopt -u nullglob
-	if [ ! -f xt_ipsecmss.ko ]; then
-		make --no-print-directory module >"$work/module.log" 2>&1 ||
-			{ fail vm "make module failed (the VM harness loads it)"; note "$(tail -n 10 "$work/module.log")"; }
-	fi
+	# (for KVER: a module left built for another kernel is rebuilt)
+	make --no-print-directory module >"$work/module.log" 2>&1 ||
+		{ fail vm "make module failed (the VM harness loads it)"; note "$(tail -n 10 "$work/module.log")"; }
 	if [ -f xt_ipsecmss.ko ]; then
+		# DKMS across a kernel upgrade (vm-upgrade.sh, then
+		# vm-upgrade-boot.sh): from the VM's kernel (the one the module is
+		# built for) to the newest kernel after it (sort -V) with an
+		# image and headers here; the module DKMS builds for that one
+		# comes out of the first VM through a writable 9p share.
+		old=$(modinfo -F vermagic xt_ipsecmss.ko | cut -d' ' -f1)
+		new=$({ ipsecmss_all_kvers; echo "$old"; } | sort -uV |
+			awk -v o="$old" 'f { n = $0 } $0 == o { f = 1 } END { print n }')
+		up="$PWD/$build/packaging-upgrade"
+		rm -rf "$up"
+		env=${IPSECMSS_VM_ENV:-}
+		qargs=${IPSECMSS_QEMU_ARGS:-}
+		if [ -n "$new" ]; then
+			mkdir -p "$up"
+			scripts+=(tests/packaging/vm-upgrade.sh)
+			env="$env PKG_UPGRADE_KVER=$new PKG_UPGRADE_SHARE=ipsecmss_upgrade"
+			qargs="$qargs -virtfs local,path=$up,mount_tag=ipsecmss_upgrade,security_model=none"
+		else
+			echo "SKIP: packaging/dkms-upgrade: no kernel newer than $old with both /boot/vmlinuz-V and /lib/modules/V/build here (tests/deps.sh installs linux-image-6.12-amd64 and linux-headers-6.12-amd64)"
+		fi
 		# shellcheck disable=SC2086 # word-split on purpose
-		tests/vm/run.sh --module ./xt_ipsecmss.ko --timeout "${IPSECMSS_PACKAGING_TIMEOUT:-1200}" \
+		IPSECMSS_VM_ENV=$env IPSECMSS_QEMU_ARGS=$qargs \
+			tests/vm/run.sh --module ./xt_ipsecmss.ko --timeout "${IPSECMSS_PACKAGING_TIMEOUT:-1200}" \
 			${IPSECMSS_VM_ARGS:-} "${scripts[@]}" || fails=$((fails + 1))
+		ko=$(ls "$up"/xt_ipsecmss.ko* 2>/dev/null | head -n 1)
+		if [ -n "$new" ] && [ -n "$ko" ]; then
+			echo "# the module DKMS built for $new in the VM on $old: ${ko##*/}, $(cat "$up/dkms-status" 2>/dev/null)"
+			# shellcheck disable=SC2086 # word-split on purpose
+			IPSECMSS_VM_ENV="${IPSECMSS_VM_ENV:-} PKG_UPGRADE_KVER=$new" \
+				tests/vm/run.sh ${IPSECMSS_VM_ARGS:-} --kernel "/boot/vmlinuz-$new" \
+				--module "$ko" tests/packaging/vm-upgrade-boot.sh || fails=$((fails + 1))
+		elif [ -n "$new" ]; then
+			fail "dkms-upgrade-boot-$new" "no module for $new came out of the VM on $old (see net/packaging-upgrade above)"
+		fi
 	fi
 fi
 

@@ -9,7 +9,9 @@
 # a full `depmod -a` of Debian's 4000 modules takes 85-140 s and the man-db
 # trigger 150 s on a cold cache, each run on install and again on removal.
 # pkg_fast_setup trims both, in the overlay only:
-#   - /lib/modules/$(uname -r) is replaced, for the script's lifetime, by a
+#   - /lib/modules/V of every installed kernel (the running one, and the
+#     newest /boot/config-* one DKMS' postinst also builds for) is
+#     replaced, for the script's lifetime, by a
 #     tmpfs tree holding every module directory but drivers/ and sound/
 #     (bind mounts, no copy): depmod, DKMS's install and modprobe then work
 #     the real way on 800 modules; pkg_fast_teardown puts the original back.
@@ -38,42 +40,49 @@ stamp() { echo "# +$((SECONDS - PKG_T0))s $*"; }
 # quote a log file's last lines into a failure reason
 tailof() { tail -n "${2:-5}" "$1" 2>/dev/null | tr '\n' ' '; }
 
+# pkg_fast_setup [KVER]: trim /lib/modules/KVER (default: the running
+# kernel's) as above; the man-db trigger goes off with the first call.
 pkg_fast_setup() {
-	local real=/lib/modules/$PKG_KVER d f
+	local k=${1:-$PKG_KVER} real fast d f
+	real=/lib/modules/$k
+	case " $PKG_FAST " in *" $k "*) return 0 ;; esac
 	if [ "${IPSECMSS_PACKAGING_FULL:-0}" = 1 ]; then
 		echo "# IPSECMSS_PACKAGING_FULL=1: full module tree, man-db trigger on"
 		return 0
 	fi
 	rm -f /var/lib/man-db/auto-update
-	PKG_FAST=/run/ipsecmss-modules/$PKG_KVER
-	mkdir -p "$PKG_FAST/kernel"
+	fast=/run/ipsecmss-modules/$k
+	mkdir -p "$fast/kernel"
+	PKG_FAST="$PKG_FAST $k"
 	# The original indexes stay valid for every module the trimmed tree
 	# keeps, so no depmod is needed until something is installed.
 	for f in "$real"/modules.* "$real"/build "$real"/source; do
-		if [ -e "$f" ] || [ -L "$f" ]; then cp -a "$f" "$PKG_FAST/" || return 1; fi
+		if [ -e "$f" ] || [ -L "$f" ]; then cp -a "$f" "$fast/" || return 1; fi
 	done
 	for d in "$real"/kernel/*/; do
 		d=${d%/}
 		case ${d##*/} in drivers|sound) continue ;; esac
-		mkdir "$PKG_FAST/kernel/${d##*/}"
-		mount --bind "$d" "$PKG_FAST/kernel/${d##*/}" || return 1
+		mkdir "$fast/kernel/${d##*/}"
+		mount --bind "$d" "$fast/kernel/${d##*/}" || return 1
 	done
-	mount --rbind "$PKG_FAST" "$real" || return 1
+	mount --rbind "$fast" "$real" || return 1
 	# Anything outside kernel/ (updates/, extra/: another install on the
 	# host) is not in the trimmed tree; its index entries must go too.
 	if grep -qv '^kernel/' "$real/modules.dep"; then
-		depmod -a "$PKG_KVER"
+		depmod -a "$k"
 	fi
 }
 
 pkg_fast_teardown() {
-	local d
+	local k d
 	[ -n "$PKG_FAST" ] || return 0
-	umount -R "/lib/modules/$PKG_KVER" 2>/dev/null
-	for d in "$PKG_FAST"/kernel/*; do
-		umount "$d" 2>/dev/null
+	for k in $PKG_FAST; do
+		umount -R "/lib/modules/$k" 2>/dev/null
+		for d in /run/ipsecmss-modules/"$k"/kernel/*; do
+			umount "$d" 2>/dev/null
+		done
 	done
-	rm -rf "${PKG_FAST%/*}"
+	rm -rf /run/ipsecmss-modules
 	PKG_FAST=
 }
 
@@ -114,10 +123,17 @@ pkg_start() {
 		return 1
 	fi
 	stamp "trimming the module tree"
-	if ! pkg_fast_setup; then
+	if ! pkg_fast_setup "$PKG_KVER"; then
 		fail setup "could not set up the trimmed module tree"
 		return 1
 	fi
+	# DKMS' postinst also builds for the newest /boot/config-* kernel:
+	# trim every other installed kernel's tree too.
+	for p in /boot/config-*; do
+		p=${p#/boot/config-}
+		[ "$p" != "$PKG_KVER" ] && [ -d "/lib/modules/$p/kernel" ] || continue
+		pkg_fast_setup "$p" || { fail setup "could not trim /lib/modules/$p"; return 1; }
+	done
 	for p in xtables-ipsecmss xt-ipsecmss-dkms; do
 		if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
 			echo "# the host has $p installed: purging it in the VM's overlay first"

@@ -126,8 +126,8 @@ for s in $SCRIPTS; do
 		say "FAIL: net/$name: timed out after ${tmo}s"
 	elif [ "$rc" != 0 ] && ! grep -q '^FAIL: ' "$out"; then
 		say "FAIL: net/$name: exited $rc"
-	elif ! grep -qE '^(PASS|FAIL): ' "$out"; then
-		say "FAIL: net/$name: printed no PASS:/FAIL: line"
+	elif ! grep -qE '^(PASS|FAIL|SKIP): ' "$out"; then
+		say "FAIL: net/$name: printed no PASS:/FAIL:/SKIP: line"
 	fi
 	cleanup_after
 

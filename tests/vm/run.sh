@@ -239,7 +239,7 @@ function flush(name,   i) {
 /^IPSECMSS-VM-ERROR: / { err = err " " substr($0, 20); next }
 {
 	if (inblock) { buf[++n] = $0; if ($0 ~ /^FAIL: /) blockfail = 1 }
-	if ($0 ~ /^(PASS|FAIL): /) print
+	if ($0 ~ /^(PASS|FAIL|SKIP): /) print
 	else if (!inblock) print
 }
 END {
