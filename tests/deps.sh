@@ -126,6 +126,16 @@ libreswan() {
 	bash "$(dirname "$0")/net/ike/install-libreswan.sh"
 }
 
+# The sanitizer kernel's source (make check-sanitized): linux-source-7.3
+# from Debian's trixie-backports, that one package alone.  The suite is
+# never added to the system's apt sources: tests/sanitized/fetch-source.sh
+# fetches the package with a private apt configuration (apt-get download)
+# and unpacks it with dpkg-deb -x into /opt/ipsecmss-linux-source-7.3, so
+# nothing else can come from that suite.  Quiet when already done.
+if [ "$profile" = all ]; then
+	bash "$(dirname "$0")/sanitized/fetch-source.sh" || [ "$(id -u)" != 0 ]
+fi
+
 find_missing
 if [ ${#missing[@]} -eq 0 ]; then
 	libreswan

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build (once) the sanitizer test kernel: Debian's linux-source-6.1 with
+# Build (once) the sanitizer test kernel: Debian's linux-source-7.3 (from
+# trixie-backports, fetched by tests/sanitized/fetch-source.sh) with
 # x86_64_defconfig + kvm_guest.config + tests/sanitized/kernel.config
 # (KASAN, UBSAN, kmemleak, lockdep, everything the VM tests need built in),
 # and prepare the tree for external modules.
@@ -10,9 +11,10 @@
 #
 # The tree lives outside the checkout, in
 # ${IPSECMSS_CACHE:-/var/cache/ipsecmss}/sanitized/, and is rebuilt only when
-# this script, kernel.config, check-config.sh or the source tarball change
-# (their hash is stored next to the tree).  The build runs under
-# `nice -n 19` with -j2 (SANITIZED_JOBS overrides): the machines are shared.
+# this script, kernel.config, check-config.sh or the source package change
+# (their hash is stored next to the tree, in linux-source-7.3.built.key).
+# The build runs under `nice -n 19` with -j2 (SANITIZED_JOBS overrides):
+# the machines are shared.
 #
 #   --config-only   write and check the .config, build nothing
 #   --print-tree    print the tree's path and exit (nothing is built)
@@ -40,7 +42,8 @@ if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
 	cache="${XDG_CACHE_HOME:-$HOME/.cache}/ipsecmss"
 fi
 dir="$cache/sanitized"
-tree="$dir/linux-source-6.1"
+src=linux-source-7.3
+tree="$dir/$src"
 bzimage="$tree/arch/x86/boot/bzImage"
 
 if [ "$print_tree" = 1 ]; then
@@ -52,9 +55,11 @@ mkdir -p "$dir"
 say() { echo "sanitized: $*" >&2; }
 die() { echo "sanitized: $*" >&2; exit 1; }
 
-tarballs=(/usr/src/linux-source-6.1.tar.*)
-tarball=${tarballs[0]}
-[ -f "$tarball" ] || die "no /usr/src/linux-source-6.1.tar.*: apt-get install linux-source-6.1"
+# The source package, unpacked into a private prefix (as root: fetched now
+# if it is not there yet).
+tarball=$("$here/fetch-source.sh" --print) || die "no $src tarball (tests/sanitized/fetch-source.sh failed)"
+[ -f "$tarball" ] || die "no $tarball"
+srcver=$(cat "$(dirname "$(dirname "$(dirname "$tarball")")")/version" 2>/dev/null || echo unknown)
 
 # What the kernel build needs beyond `make check`'s own dependencies.
 need=()
@@ -84,11 +89,12 @@ if ! flock -n 9; then
 	flock 9
 fi
 
-src_key=$(stat -L -c '%n %s %Y' "$tarball" | sha256sum | cut -c1-16)
+# The key of the source: the package's version and the tarball itself.
+src_key=$( { echo "$srcver"; stat -L -c '%n %s %Y' "$tarball"; } | sha256sum | cut -c1-16)
 key=$( { cat "$frag" "$0" "$checker"; echo "$src_key"; } | sha256sum | cut -c1-16)
 
 if [ "$config_only" = 0 ] && [ -s "$bzimage" ] && [ -s "$tree/Module.symvers" ] &&
-   [ "$(cat "$dir/built.key" 2>/dev/null)" = "$key" ]; then
+   [ "$(cat "$tree.built.key" 2>/dev/null)" = "$key" ]; then
 	say "up to date (key $key)"
 	echo "sanitized kernel: $bzimage"
 	exit 0
@@ -97,22 +103,27 @@ fi
 t0=$(date +%s)
 
 # The source: unpacked once per tarball.
-if [ "$(cat "$dir/source.key" 2>/dev/null)" != "$src_key" ] || [ ! -f "$tree/Makefile" ]; then
-	say "unpacking $tarball into $dir"
-	rm -f "$dir/built.key" "$dir/source.key"
+if [ "$(cat "$tree.source.key" 2>/dev/null)" != "$src_key" ] || [ ! -f "$tree/Makefile" ]; then
+	say "unpacking $tarball ($src $srcver) into $dir"
+	rm -f "$tree.built.key" "$tree.source.key"
 	rm -rf "$tree" "$dir/.unpack"
+	# a tree of an earlier source (linux-source-6.1): gigabytes, unused
+	for old in "$dir"/linux-source-*/; do
+		old=${old%/}
+		[ "$old" = "$tree" ] || rm -rf "$old" "$old".*.key "$dir/built.key" "$dir/source.key"
+	done
 	mkdir -p "$dir/.unpack"
 	tar -xf "$tarball" -C "$dir/.unpack"
-	[ -f "$dir/.unpack/linux-source-6.1/Makefile" ] || die "$tarball has no linux-source-6.1/Makefile"
-	mv "$dir/.unpack/linux-source-6.1" "$tree"
+	[ -f "$dir/.unpack/$src/Makefile" ] || die "$tarball has no $src/Makefile"
+	mv "$dir/.unpack/$src" "$tree"
 	rmdir "$dir/.unpack"
-	echo "$src_key" >"$dir/source.key"
+	echo "$src_key" >"$tree.source.key"
 fi
 
 # The configuration, from scratch every time: defconfig, the KVM guest
 # fragment, ours; then Kconfig resolves dependencies and we check that
 # nothing we asked for was dropped.
-rm -f "$dir/built.key"
+rm -f "$tree.built.key"
 make -s -C "$tree" x86_64_defconfig >&2
 "$tree/scripts/kconfig/merge_config.sh" -m -O "$tree" "$tree/.config" \
 	"$tree/kernel/configs/kvm_guest.config" "$frag" >"$dir/merge.log" 2>&1 ||
@@ -130,13 +141,13 @@ fi
 # The kernel, its modules (so Module.symvers covers everything) and what
 # external modules need (modules_prepare).
 jobs=${SANITIZED_JOBS:-2}
-say "building in $tree (nice -n 19 make -j$jobs: about 13 minutes on an idle 2-core machine, much longer on a busy one; log: $dir/build.log)"
+say "building in $tree (nice -n 19 make -j$jobs: about 15 minutes on an idle 2-core machine, much longer on a busy one; log: $dir/build.log)"
 if ! nice -n 19 make -C "$tree" -j"$jobs" all modules_prepare >"$dir/build.log" 2>&1; then
 	tail -n 40 "$dir/build.log" | sed 's/^/    | /' >&2
 	die "kernel build failed (full log: $dir/build.log)"
 fi
 [ -s "$bzimage" ] || die "no $bzimage after the build"
-echo "$key" >"$dir/built.key"
+echo "$key" >"$tree.built.key"
 t1=$(date +%s)
 say "built $(make -s -C "$tree" kernelrelease) in $((t1 - t0))s ($(( (t1 - t0) / 60 ))m$(( (t1 - t0) % 60 ))s)"
 echo "sanitized kernel: $bzimage"
