@@ -183,7 +183,7 @@ check-packaging:
 # --- sanitizer kernel ---
 #
 #   make sanitized-kernel  build (once; cached in $IPSECMSS_CACHE, default
-#                          /var/cache/ipsecmss/sanitized) Debian's 6.1 with
+#                          /var/cache/ipsecmss/sanitized) Debian's 7.3 with
 #                          tests/sanitized/kernel.config: KASAN, UBSAN,
 #                          kmemleak, lockdep, DEBUG_ATOMIC_SLEEP
 #   make check-sanitized   that kernel, the module built against it, and the

@@ -146,33 +146,21 @@ build_kernel_module() {
 
 # The tests/net scripts in IPSECMSS_VM_JOBS VMs at once (default 2: most
 # of a script's time is spent waiting for stalls and timeouts, not on the
-# CPU).  Scripts go to the least loaded VM, longest first, weighed by
-# their "# vm-timeout:" (60 s when they declare none); each VM's output is
-# shown whole, in order, when all are done.
+# CPU), split by tests/vm/balance.sh; each VM's output is shown whole, in
+# order, when all are done.
 #   run_vm_jobs KO KVER  (KVER "" or the default one: the logs keep their
 #                        names; several kernels: FAIL lines end "[on KVER]")
 run_vm_jobs() {
-	local ko=$1 v=$2 jobs=${IPSECMSS_VM_JOBS:-2} s w i best n=0 line tag='' logs=$build/vm
-	local -a scripts=() load=() group=() pids=() rcs=()
+	local ko=$1 v=$2 jobs=${IPSECMSS_VM_JOBS:-2} s i n=0 line tag='' logs=$build/vm
+	local -a scripts=() group=() pids=() rcs=()
 	[ -z "$v" ] || [ "$v" = "${KVER:-}" ] || logs=$build/vm-$v
 	[ ${#kernels[@]} -le 1 ] || tag=" [on ${v:-$KVER}]"
 	for s in tests/net/[0-9]*.sh; do
-		[ -e "$s" ] || continue
-		w=$(head -n 20 "$s" | sed -n 's/^#[[:space:]]*vm-timeout:[[:space:]]*\([0-9][0-9]*\).*/\1/p' | head -n 1)
-		scripts+=("${w:-60} $s")
+		[ -e "$s" ] && scripts+=("$s")
 	done
-	[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
-	[ "$jobs" -le ${#scripts[@]} ] || jobs=${#scripts[@]}
-	for ((i = 0; i < jobs; i++)); do load[i]=0; group[i]=; done
-	while read -r w s; do
-		best=0
-		for ((i = 1; i < jobs; i++)); do
-			[ "${load[i]}" -lt "${load[best]}" ] && best=$i
-		done
-		load[best]=$((load[best] + w))
-		group[best]="${group[best]} $s"
-		n=$((n + 1))
-	done < <(printf '%s\n' "${scripts[@]}" | sort -rn)
+	n=${#scripts[@]}
+	mapfile -t group < <(tests/vm/balance.sh "$jobs" "${scripts[@]}")
+	jobs=${#group[@]}
 	for ((i = 0; i < jobs; i++)); do
 		# shellcheck disable=SC2086 # word-split on purpose
 		IPSECMSS_VM_CONSOLE="$logs-console-$i.log" \
@@ -186,7 +174,7 @@ run_vm_jobs() {
 	done
 	for ((i = 0; i < jobs; i++)); do
 		line="vm/run-$i$tag"
-		echo "== vm $i${v:+ on $v}:${group[i]}"
+		echo "== vm $i${v:+ on $v}: ${group[i]}"
 		run_suite "$line" sh -c 'awk -v t="$3" '\''/^FAIL: /{$0 = $0 t} 1'\'' "$1"; exit "$2"' sh \
 			"$logs-job-$i.log" "${rcs[i]}" "$tag"
 	done

@@ -41,6 +41,7 @@ deps=(
 	"cpio|command -v cpio"
 	"clang|command -v clang"
 	"sparse|command -v sparse"
+	# checkpatch.pl and its data files (tests/lint.sh)
 	"linux-source-6.1|ls /usr/src/linux-source-6.1.tar.*"
 	"iperf3|command -v iperf3"
 	"nftables|command -v nft"
