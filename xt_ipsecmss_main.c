@@ -158,13 +158,6 @@ static DEFINE_MUTEX(ipsecmss_nat_mutex);
 
 static unsigned int ipsecmss_net_id __read_mostly;
 
-void ipsecmss_count(const struct net *net, enum ipsecmss_counter c)
-{
-	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
-
-	this_cpu_inc(in->stats->c[c]);
-}
-
 void ipsecmss_count_events(const struct net *net, u32 events)
 {
 	struct ipsecmss_stats __percpu *stats;
@@ -177,6 +170,11 @@ void ipsecmss_count_events(const struct net *net, u32 events)
 		this_cpu_inc(stats->c[__ffs(events)]);
 		events &= events - 1;
 	}
+}
+
+void ipsecmss_count(const struct net *net, enum ipsecmss_counter c)
+{
+	ipsecmss_count_events(net, BIT(c));
 }
 
 struct ipsecmss_route_cache *ipsecmss_routes(const struct net *net)

@@ -33,44 +33,6 @@ auto_rule() {
 		-j IPSECMSS --auto
 }
 
-# push_verdict BYTES FAMILY: the server connects to the client and sends;
-# "VERDICT <push_to_client line>" as download_verdict does it.
-push_verdict() {
-	local out got secs mss status
-	out=$(push_to_client "$1" "$IPSEC_STALL_TIMEOUT" "$2") || { echo "failed agent"; return 0; }
-	read -r got secs mss status <<<"$out"
-	if [ "$status" = stalled ] && [ "$got" -gt 0 ]; then
-		out=$(push_to_client "$1" "$IPSEC_SLOW_TIMEOUT" "$2") || { echo "failed agent"; return 0; }
-		read -r got secs mss status <<<"$out"
-	fi
-	if [ "$status" = ok ] && [ "$got" = "$1" ]; then
-		echo "complete $out"
-	elif [ "$status" = stalled ] && [ "$got" = 0 ]; then
-		echo "stall $out"
-	else
-		echo "failed $out"
-	fi
-}
-
-# The push oracle: TCPMSS --set-mss MSS on the client's SYN-ACK.
-probe_push() {
-	local mss=$1 fam=$2 rule out verdict got secs seen status
-	# shellcheck disable=SC2054 # SYN,RST is one iptables word
-	rule=(FORWARD -o "$IPSEC_GW_SRV_IF" -p tcp --tcp-flags SYN,RST SYN
-		-j TCPMSS --set-mss "$mss")
-	ipsec_gw_ipt "$fam" -t mangle -I "${rule[@]}" || return 2
-	out=$(push_verdict "$IPSEC_PROBE_BYTES" "$fam")
-	ipsec_gw_ipt "$fam" -t mangle -D "${rule[@]}"
-	echo "$out"
-	read -r verdict got secs seen status <<<"$out"
-	[ "$seen" = "$mss" ] || return 2
-	case "$verdict" in
-	complete) return 0 ;;
-	stall) return 1 ;;
-	*) return 2 ;;
-	esac
-}
-
 # exact NAME FAMILY DIRECTION [ESP-ARGS...]: DIRECTION is down (client
 # downloads) or push (server sends to the client).
 exact() {

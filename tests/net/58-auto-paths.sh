@@ -54,32 +54,12 @@ gw() { ip -n "$IPSEC_NS_GW" "$@"; }
 cl() { ip -n "$IPSEC_NS_CL" "$@"; }
 
 # --- counters --------------------------------------------------------------
-# snap before a transfer, snap after; then delta NAME is the growth of the
-# gateway's counter NAME (empty if the module has no such counter).
+# snap before a transfer, snap after; then delta NAME and deltas
+# (lib-ipsec.sh) give the growth of the gateway's counters.
+# shellcheck disable=SC2034 # read by deltas (lib-ipsec.sh)
 COUNTERS="from_bundle from_secpath from_device from_route from_cap auto_ipsec auto_route rewritten"
-declare -A STAT_BEFORE=() STAT_AFTER=()
-stat_read() {
-	local -n into=$1
-	local k v
-	into=()
-	while read -r k v; do
-		into[$k]=$v
-	done < <(ip netns exec "$IPSEC_NS_GW" cat /proc/net/stat/ipsecmss)
-}
 snap() { stat_read STAT_BEFORE; }
 snap_after() { stat_read STAT_AFTER; }
-delta() {
-	local b=${STAT_BEFORE[$1]:-} a=${STAT_AFTER[$1]:-}
-	[ -n "$a" ] && [ -n "$b" ] || return 0
-	echo $((a - b))
-}
-deltas() {
-	local c s=
-	for c in $COUNTERS; do
-		s+=" $c+$(delta "$c")"
-	done
-	echo "${s# }"
-}
 
 # --- transfers -------------------------------------------------------------
 auto_rule() {
@@ -87,44 +67,6 @@ auto_rule() {
 	shift
 	ipsec_gw_ipt "$fam" -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN \
 		-j IPSECMSS --auto "$@"
-}
-
-# push_verdict BYTES FAMILY: the server connects to the client and sends;
-# "VERDICT <push_to_client line>" as download_verdict does it.
-push_verdict() {
-	local out got secs mss status
-	out=$(push_to_client "$1" "$IPSEC_STALL_TIMEOUT" "$2") || { echo "failed agent"; return 0; }
-	read -r got secs mss status <<<"$out"
-	if [ "$status" = stalled ] && [ "$got" -gt 0 ]; then
-		out=$(push_to_client "$1" "$IPSEC_SLOW_TIMEOUT" "$2") || { echo "failed agent"; return 0; }
-		read -r got secs mss status <<<"$out"
-	fi
-	if [ "$status" = ok ] && [ "$got" = "$1" ]; then
-		echo "complete $out"
-	elif [ "$status" = stalled ] && [ "$got" = 0 ]; then
-		echo "stall $out"
-	else
-		echo "failed $out"
-	fi
-}
-
-# The push oracle: TCPMSS --set-mss MSS on the client's SYN-ACK.
-probe_push() {
-	local mss=$1 fam=$2 rule out verdict seen
-	# shellcheck disable=SC2054 # SYN,RST is one iptables word
-	rule=(FORWARD -o "$IPSEC_GW_SRV_IF" -p tcp --tcp-flags SYN,RST SYN
-		-j TCPMSS --set-mss "$mss")
-	ipsec_gw_ipt "$fam" -t mangle -I "${rule[@]}" || return 2
-	out=$(push_verdict "$IPSEC_PROBE_BYTES" "$fam")
-	ipsec_gw_ipt "$fam" -t mangle -D "${rule[@]}"
-	echo "$out"
-	read -r verdict _ _ seen _ <<<"$out"
-	[ "$seen" = "$mss" ] || return 2
-	case "$verdict" in
-	complete) return 0 ;;
-	stall) return 1 ;;
-	*) return 2 ;;
-	esac
 }
 
 # transfer NAME FAMILY DIRECTION AUTO-ARGS...: with only the --auto rule
@@ -243,39 +185,6 @@ outer_addrs() {
 }
 
 # --- item 2c: a PMTU exception learnt from an ICMP error ------------------
-# icmp_too_big TO QSRC QDST QPROTO QHEAD MTU: from the client's namespace,
-# an ICMP frag-needed (ICMPv6 packet-too-big when the addresses are IPv6)
-# to the gateway's address TO, quoting an IP header QSRC -> QDST of
-# protocol QPROTO followed by the 8 bytes QHEAD (hex).
-icmp_too_big() {
-	ip netns exec "$IPSEC_NS_CL" /usr/bin/python3 -S -c '
-import socket, struct, sys
-to, qs, qd, proto, head, mtu = sys.argv[1:]
-proto, head, mtu = int(proto), bytes.fromhex(head), int(mtu)
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return ~s & 0xffff
-if ":" in to:
-    quoted = struct.pack("!IHBB16s16s", 0x60000000, 1400, proto, 64,
-                         socket.inet_pton(socket.AF_INET6, qs),
-                         socket.inet_pton(socket.AF_INET6, qd)) + head
-    msg = struct.pack("!BBHI", 2, 0, 0, mtu) + quoted   # checksum: the kernel
-    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-else:
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1500, 1, 0x4000, 64, proto, 0,
-                     socket.inet_aton(qs), socket.inet_aton(qd))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    msg = struct.pack("!BBHHH", 3, 4, 0, 0, mtu) + ip + head
-    msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.sendto(msg, (to, 0))
-print("sent %d bytes to %s quoting %s -> %s proto %d" % (len(msg), to, qs, qd, proto))
-' "$@"
-}
 
 # learnt NAME IPF DEST: icmp_too_big (the rest of the arguments) made the
 # gateway learn a PMTU of 1400 toward DEST; `ip route get` shows it.

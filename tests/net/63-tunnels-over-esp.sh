@@ -69,29 +69,9 @@ want() {
 
 gw() { ip -n "$IPSEC_NS_GW" "$@"; }
 
-# --- counters --------------------------------------------------------------
+# --- counters (lib-ipsec.sh: stat_read, delta, deltas) ---------------------
+# shellcheck disable=SC2034 # read by deltas (lib-ipsec.sh)
 COUNTERS="from_bundle from_secpath from_device from_route from_cap device_unknown auto_ipsec auto_route rewritten"
-declare -A STAT_BEFORE=() STAT_AFTER=()
-stat_read() {
-	local -n into=$1
-	local k v
-	into=()
-	while read -r k v; do
-		into[$k]=$v
-	done < <(ip netns exec "$IPSEC_NS_GW" cat /proc/net/stat/ipsecmss)
-}
-delta() {
-	local b=${STAT_BEFORE[$1]:-} a=${STAT_AFTER[$1]:-}
-	[ -n "$a" ] && [ -n "$b" ] || return 0
-	echo $((a - b))
-}
-deltas() {
-	local c s=
-	for c in $COUNTERS; do
-		s+=" $c+$(delta "$c")"
-	done
-	echo "${s# }"
-}
 
 # Bytes the gateway's outbound ESP SA (toward the client) has carried.
 sa_bytes() {

@@ -133,68 +133,11 @@ iptfs_expected_mss() {
 	echo $((mtu - iip - 20))
 }
 
-# --- counters (58-auto-paths.sh's) -------------------------------------------
+# --- counters (lib-ipsec.sh: stat_read, delta, deltas) ---------------------
+# shellcheck disable=SC2034 # read by deltas (lib-ipsec.sh)
 COUNTERS="from_bundle from_secpath from_device from_route from_cap auto_ipsec auto_route"
-declare -A STAT_BEFORE=() STAT_AFTER=()
-stat_read() {
-	local -n into=$1
-	local k v
-	into=()
-	while read -r k v; do
-		into[$k]=$v
-	done < <(ip netns exec "$IPSEC_NS_GW" cat /proc/net/stat/ipsecmss)
-}
-delta() {
-	local b=${STAT_BEFORE[$1]:-} a=${STAT_AFTER[$1]:-}
-	[ -n "$a" ] && [ -n "$b" ] || return 0
-	echo $((a - b))
-}
-deltas() {
-	local c s=
-	for c in $COUNTERS; do
-		s+=" $c+$(delta "$c")"
-	done
-	echo "${s# }"
-}
 
-# --- transfers -------------------------------------------------------------
-# push_verdict BYTES FAMILY: the server connects to the client and sends;
-# "VERDICT <push_to_client line>" as download_verdict does it.
-push_verdict() {
-	local out got secs mss status
-	out=$(push_to_client "$1" "$IPSEC_STALL_TIMEOUT" "$2") || { echo "failed agent"; return 0; }
-	read -r got secs mss status <<<"$out"
-	if [ "$status" = stalled ] && [ "$got" -gt 0 ]; then
-		out=$(push_to_client "$1" "$IPSEC_SLOW_TIMEOUT" "$2") || { echo "failed agent"; return 0; }
-		read -r got secs mss status <<<"$out"
-	fi
-	if [ "$status" = ok ] && [ "$got" = "$1" ]; then
-		echo "complete $out"
-	elif [ "$status" = stalled ] && [ "$got" = 0 ]; then
-		echo "stall $out"
-	else
-		echo "failed $out"
-	fi
-}
-
-# The push oracle: TCPMSS --set-mss MSS on the client's SYN-ACK.
-probe_push() {
-	local mss=$1 fam=$2 rule out verdict seen
-	# shellcheck disable=SC2054 # SYN,RST is one iptables word
-	rule=(FORWARD -o "$IPSEC_GW_SRV_IF" -p tcp --tcp-flags SYN,RST SYN
-		-j TCPMSS --set-mss "$mss")
-	ipsec_gw_ipt "$fam" -t mangle -I "${rule[@]}" || return 2
-	out=$(push_verdict "$IPSEC_PROBE_BYTES" "$fam")
-	ipsec_gw_ipt "$fam" -t mangle -D "${rule[@]}"
-	echo "$out"
-	read -r verdict _ _ seen _ <<<"$out"
-	[ "$seen" = "$mss" ] || return 2
-	case "$verdict" in
-	complete) return 0 ;;
-	stall) return 1 ;;
-	*) return 2 ;;
-	esac
-}
+# --- transfers (lib-ipsec.sh: probe_push, push_verdict) ---------------------
 
 # case_auto NAME FAMILY DIRECTION DONT-FRAG "COUNTER...": the --auto
 # transfer completes, the server saw the expected MSS, each COUNTER and

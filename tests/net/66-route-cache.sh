@@ -102,17 +102,11 @@ conn() {
 # Prints the download_verdict line; 0 complete, 1 stall, 2 the oracle
 # itself failed (rule refused, the server saw another MSS, no connection).
 probe() {
-	local mss=$1 fam=$2 out verdict seen _
+	local mss=$1 fam=$2 out
 	rules "$fam" "$(oracle_rule "$mss")" || return 2
 	out=$(conn "$fam")
 	echo "$out"
-	read -r verdict _ _ seen _ <<<"$out"
-	[ "$seen" = "$mss" ] || return 2
-	case "$verdict" in
-	complete) return 0 ;;
-	stall) return 1 ;;
-	*) return 2 ;;
-	esac
+	ipsec_verdict_rc "$mss" "$out"
 }
 
 # measure NAME FAMILY [WANT]: two connections with --auto (the first one
@@ -222,40 +216,7 @@ outer_addrs() {
 client_of() { if [ "$1" = 6 ]; then echo "$IPSEC_CLIENT6"; else echo "$IPSEC_CLIENT4"; fi; }
 plen_of() { if [ "$1" = 6 ]; then echo 128; else echo 32; fi; }
 
-# --- PMTU exceptions (as tests/net/58-auto-paths.sh makes them) --------------
-# icmp_too_big TO QSRC QDST QPROTO QHEAD MTU: from the client's namespace,
-# an ICMP frag-needed (ICMPv6 packet-too-big when the addresses are IPv6)
-# to the gateway's address TO, quoting an IP header QSRC -> QDST of
-# protocol QPROTO followed by the 8 bytes QHEAD (hex).
-icmp_too_big() {
-	ip netns exec "$IPSEC_NS_CL" /usr/bin/python3 -S -c '
-import socket, struct, sys
-to, qs, qd, proto, head, mtu = sys.argv[1:]
-proto, head, mtu = int(proto), bytes.fromhex(head), int(mtu)
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return ~s & 0xffff
-if ":" in to:
-    quoted = struct.pack("!IHBB16s16s", 0x60000000, 1400, proto, 64,
-                         socket.inet_pton(socket.AF_INET6, qs),
-                         socket.inet_pton(socket.AF_INET6, qd)) + head
-    msg = struct.pack("!BBHI", 2, 0, 0, mtu) + quoted   # checksum: the kernel
-    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-else:
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1500, 1, 0x4000, 64, proto, 0,
-                     socket.inet_aton(qs), socket.inet_aton(qd))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    msg = struct.pack("!BBHHH", 3, 4, 0, 0, mtu) + ip + head
-    msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.sendto(msg, (to, 0))
-print("sent %d bytes to %s quoting %s -> %s proto %d" % (len(msg), to, qs, qd, proto))
-' "$@"
-}
+# --- PMTU exceptions (lib-ipsec.sh: icmp_too_big) ----------------------------
 
 # learn NAME IPF DEST ICMP-ARGS...: the gateway learns a PMTU of 1400
 # toward DEST from icmp_too_big ICMP-ARGS; `ip route get DEST` shows the

@@ -70,8 +70,14 @@
 #                                    the server connects to the client and sends;
 #                                    same output, MSS seen by the server in the
 #                                    client's SYN-ACK
+#   push_verdict BYTES [FAMILY]      push_to_client as download_verdict does it
 #   probe_mss MSS [FAMILY]           oracle: with only "--set-mss MSS" on the
 #                                    gateway, does a download complete?
+#   probe_push MSS FAMILY            the same for the push (the client's SYN-ACK)
+#   ipsec_verdict_rc MSS LINE        probe_mss's return code for a verdict LINE
+#   stat_read / delta / deltas       the gateway's counters (COUNTERS: the names)
+#   icmp_too_big TO QSRC QDST QPROTO QHEAD MTU
+#                                    an ICMP error to the gateway (PMTU exceptions)
 #   check_max_mss MSS [FAMILY]       MSS completes and MSS+1 stalls
 #   probe_max_mss LO HI [FAMILY]     bisect the largest MSS in LO..HI that completes
 #   ipsec_expected_mss [FAMILY]      the scene's largest MSS by this file's own
@@ -519,12 +525,15 @@ push_to_client() {
 	echo "$got $secs $(ipsec_seen_mss SA "$port") $status"
 }
 
-download_verdict() {
-	local bytes=$1 fam=${2:-} out got secs mss status
-	out=$(download "$bytes" "$IPSEC_STALL_TIMEOUT" "$fam") || { echo "failed agent"; return 0; }
+# transfer_verdict FN BYTES [FAMILY]: FN (download or push_to_client) with
+# IPSEC_STALL_TIMEOUT, again with IPSEC_SLOW_TIMEOUT if it stalled after
+# some progress; prints "VERDICT <FN's line>".
+transfer_verdict() {
+	local fn=$1 bytes=$2 fam=${3:-} out got secs mss status
+	out=$("$fn" "$bytes" "$IPSEC_STALL_TIMEOUT" "$fam") || { echo "failed agent"; return 0; }
 	read -r got secs mss status <<<"$out"
 	if [ "$status" = stalled ] && [ "$got" -gt 0 ]; then
-		out=$(download "$bytes" "$IPSEC_SLOW_TIMEOUT" "$fam") || { echo "failed agent"; return 0; }
+		out=$("$fn" "$bytes" "$IPSEC_SLOW_TIMEOUT" "$fam") || { echo "failed agent"; return 0; }
 		read -r got secs mss status <<<"$out"
 	fi
 	if [ "$status" = ok ] && [ "$got" = "$bytes" ]; then
@@ -535,6 +544,8 @@ download_verdict() {
 		echo "failed $out"
 	fi
 }
+download_verdict() { transfer_verdict download "$@"; }
+push_verdict() { transfer_verdict push_to_client "$@"; }
 
 # --- the --set-mss oracle ---
 
@@ -544,16 +555,33 @@ download_verdict() {
 # at that MSS; 1: stalled at that MSS; 2: the oracle itself failed (rule not
 # accepted, the server saw another MSS, connection failed).
 probe_mss() {
-	local mss=$1 fam=${2:-$IPSEC_INNER} rule out verdict got secs seen status
+	probe_with download_verdict "$IPSEC_PROBE_TARGET" "$1" "${2:-$IPSEC_INNER}"
+}
+
+# probe_push MSS FAMILY: probe_mss for the push (the server connects to
+# the client), with TCPMSS --set-mss MSS on the client's SYN-ACK.
+probe_push() { probe_with push_verdict TCPMSS "$1" "$2"; }
+
+# probe_with VERDICT-FN TARGET MSS FAMILY: probe_mss's body.
+probe_with() {
+	local fn=$1 target=$2 mss=$3 fam=$4 rule out
 	# shellcheck disable=SC2054 # SYN,RST is one iptables word
 	rule=(FORWARD -o "$IPSEC_GW_SRV_IF" -p tcp --tcp-flags SYN,RST SYN
-		-j "$IPSEC_PROBE_TARGET" --set-mss "$mss")
+		-j "$target" --set-mss "$mss")
 	ipsec_gw_ipt "$fam" -t mangle -I "${rule[@]}" || return 2
-	out=$(download_verdict "$IPSEC_PROBE_BYTES" "$fam")
+	out=$("$fn" "$IPSEC_PROBE_BYTES" "$fam")
 	ipsec_gw_ipt "$fam" -t mangle -D "${rule[@]}"
 	echo "$out"
-	read -r verdict got secs seen status <<<"$out"
-	[ "$seen" = "$mss" ] || return 2
+	ipsec_verdict_rc "$mss" "$out"
+}
+
+# ipsec_verdict_rc MSS LINE: for a download_verdict LINE of a connection
+# whose SYN the oracle lowered to MSS: 0 complete, 1 stall, 2 the oracle
+# failed (the server saw another MSS, no connection).
+ipsec_verdict_rc() {
+	local verdict seen _
+	read -r verdict _ _ seen _ <<<"$2"
+	[ "$seen" = "$1" ] || return 2
 	case "$verdict" in
 	complete) return 0 ;;
 	stall) return 1 ;;
@@ -590,4 +618,65 @@ probe_max_mss() {
 		esac
 	done
 	echo "$lo"
+}
+
+# --- the gateway's counters --------------------------------------------------
+# stat_read STAT_BEFORE before a transfer, stat_read STAT_AFTER after; then
+# delta NAME is the growth of the gateway's counter NAME (empty if the
+# module has no such counter) and deltas lists it for each of $COUNTERS.
+declare -gA STAT_BEFORE=() STAT_AFTER=()
+stat_read() {
+	local -n into=$1
+	local k v
+	into=()
+	while read -r k v; do
+		into[$k]=$v
+	done < <(ip netns exec "$IPSEC_NS_GW" cat /proc/net/stat/ipsecmss)
+}
+delta() {
+	local b=${STAT_BEFORE[$1]:-} a=${STAT_AFTER[$1]:-}
+	[ -n "$a" ] && [ -n "$b" ] || return 0
+	echo $((a - b))
+}
+deltas() {
+	local c s=
+	for c in $COUNTERS; do
+		s+=" $c+$(delta "$c")"
+	done
+	echo "${s# }"
+}
+
+# --- PMTU exceptions ---------------------------------------------------------
+# icmp_too_big TO QSRC QDST QPROTO QHEAD MTU: from the client's namespace,
+# an ICMP frag-needed (ICMPv6 packet-too-big when the addresses are IPv6)
+# to the gateway's address TO, quoting an IP header QSRC -> QDST of
+# protocol QPROTO followed by the 8 bytes QHEAD (hex).
+icmp_too_big() {
+	ip netns exec "$IPSEC_NS_CL" /usr/bin/python3 -S -c '
+import socket, struct, sys
+to, qs, qd, proto, head, mtu = sys.argv[1:]
+proto, head, mtu = int(proto), bytes.fromhex(head), int(mtu)
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    s += s >> 16
+    return ~s & 0xffff
+if ":" in to:
+    quoted = struct.pack("!IHBB16s16s", 0x60000000, 1400, proto, 64,
+                         socket.inet_pton(socket.AF_INET6, qs),
+                         socket.inet_pton(socket.AF_INET6, qd)) + head
+    msg = struct.pack("!BBHI", 2, 0, 0, mtu) + quoted   # checksum: the kernel
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+else:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1500, 1, 0x4000, 64, proto, 0,
+                     socket.inet_aton(qs), socket.inet_aton(qd))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    msg = struct.pack("!BBHHH", 3, 4, 0, 0, mtu) + ip + head
+    msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.sendto(msg, (to, 0))
+print("sent %d bytes to %s quoting %s -> %s proto %d" % (len(msg), to, qs, qd, proto))
+' "$@"
 }

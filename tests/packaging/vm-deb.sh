@@ -21,24 +21,14 @@ export PKG_SUITE=packaging
 . "$REPO/tests/packaging/vm-lib.sh"
 trap pkg_cleanup EXIT
 
-debdir="$REPO/tests/build/deb"
-shopt -s nullglob
-dkms_deb=("$debdir"/xt-ipsecmss-dkms_*_all.deb)
-plugin_deb=("$debdir"/xtables-ipsecmss_*_*.deb)
-shopt -u nullglob
-if [ ${#dkms_deb[@]} -ne 1 ] || [ ${#plugin_deb[@]} -ne 1 ]; then
-	fail debs "need one xt-ipsecmss-dkms_*_all.deb and one xtables-ipsecmss_*.deb in tests/build/deb/ (found ${#dkms_deb[@]} and ${#plugin_deb[@]}): run 'make deb' on the host before the VM tests"
-	exit 1
-fi
+pkg_find_debs || exit 1
 pass debs
-PKG_VERSION=$(dpkg-deb -f "${dkms_deb[0]}" Version)
-PKG_VERSION=${PKG_VERSION%-*}
 
 pkg_start || exit 1
 
 # --- install ----------------------------------------------------------------
 stamp "dpkg -i"
-if dpkg -i "${dkms_deb[0]}" "${plugin_deb[0]}" >"$PKG_LOG/install" 2>&1; then
+if dpkg -i "$PKG_DKMS_DEB" "$PKG_PLUGIN_DEB" >"$PKG_LOG/install" 2>&1; then
 	pass dpkg-install
 else
 	fail dpkg-install "dpkg -i exited $?: $(tailof "$PKG_LOG/install")"

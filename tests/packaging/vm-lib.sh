@@ -239,3 +239,22 @@ pkg_check_nothing_left() {
 		fail "$1" "files: '$(echo "$left" | tr '\n' ' ')' dkms: '$st'$(modprobe -n $PKG_MOD 2>/dev/null && echo ' modprobe still finds the module')"
 	fi
 }
+
+# pkg_find_debs: the .debs `make deb` left in tests/build/deb/, one of each
+# kind: sets PKG_DKMS_DEB, PKG_PLUGIN_DEB and PKG_VERSION (the upstream part
+# of the dkms package's version).  On anything else: FAIL debs, return 1.
+pkg_find_debs() {
+	local debdir="$REPO/tests/build/deb" dkms plugin
+	shopt -s nullglob
+	dkms=("$debdir"/xt-ipsecmss-dkms_*_all.deb)
+	plugin=("$debdir"/xtables-ipsecmss_*_*.deb)
+	shopt -u nullglob
+	if [ ${#dkms[@]} -ne 1 ] || [ ${#plugin[@]} -ne 1 ]; then
+		fail debs "need one xt-ipsecmss-dkms_*_all.deb and one xtables-ipsecmss_*.deb in tests/build/deb/ (found ${#dkms[@]} and ${#plugin[@]}): run 'make deb' on the host before the VM tests"
+		return 1
+	fi
+	PKG_DKMS_DEB=${dkms[0]}
+	PKG_PLUGIN_DEB=${plugin[0]}
+	PKG_VERSION=$(dpkg-deb -f "$PKG_DKMS_DEB" Version)
+	PKG_VERSION=${PKG_VERSION%-*}
+}
