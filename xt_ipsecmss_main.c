@@ -19,6 +19,10 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/percpu.h>
+#include <linux/hash.h>
+#include <linux/spinlock.h>
+#include <linux/jiffies.h>
+#include <linux/preempt.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/netfilter.h>
@@ -631,16 +635,28 @@ drop:
  * POSTROUTING after every xtables chain; nf_nat_ipv4_out() and
  * nf_nat_ipv6_out() then route it again (nf_xfrm_me_harder()) into the
  * IPsec bundle its new addresses select, which no rule sees.  An --auto
- * rule leaves a note of the SYN it handled on this CPU; the module's own
- * hook right after source NAT reads the note, takes the bundle's MTU and
- * lowers the MSS further if it must (never raises it).  The note is good
- * for the same skb on the same pass only: rule and hook run back to back
- * with no queue between, so it is keyed by the skb and its TCP sequence
- * number, and a miss (another CPU, a queued packet) only leaves the
- * rule's value.  The hooks exist in a netns while it has --auto rules.
+ * rule leaves a note of the SYN it handled; the module's own hook right
+ * after source NAT reads the note, takes the bundle's MTU and lowers the
+ * MSS further if it must (never raises it).  The note is good for the
+ * same skb on the same pass only: rule and hook run back to back with no
+ * queue between, so it is keyed by the skb, its netns and its TCP
+ * sequence number, and a miss (a queued packet) only leaves the rule's
+ * value.  Where it is kept depends on the context both run in:
+ *  - in a softirq (a forwarded segment, a SYN-ACK sent on receipt of the
+ *    SYN), nothing runs between them on that CPU: one note per CPU;
+ *  - in a task (the gateway's own connect()), the task may be preempted
+ *    and move to another CPU, and other tasks and softirqs run rules,
+ *    between them (seen on a PREEMPT_LAZY kernel, and with preempt=full):
+ *    a table shared by all CPUs, under one lock, where a note is placed
+ *    in a free one of IPSECMSS_TASK_PROBES slots from a hash of the skb's
+ *    address, else over the oldest of them (a note whose segment a later
+ *    rule dropped is never taken).
+ * The hooks exist in a netns while it has --auto rules.
  */
 struct ipsecmss_note {
-	const struct sk_buff *skb;
+	const struct sk_buff *skb;	/* compared, never dereferenced */
+	const struct net *net;		/* likewise */
+	unsigned long stamp;		/* jiffies when left: the oldest goes */
 	__be32 seq;		/* the SYN's sequence number */
 	u16 cap;		/* the rule's --mtu cap, 0 if none */
 	u16 floor;		/* the floor the rule applies */
@@ -650,7 +666,83 @@ struct ipsecmss_note {
 	bool late_rev;		/* for the segment or for its reply */
 };
 
-static DEFINE_PER_CPU(struct ipsecmss_note, ipsecmss_note);
+static DEFINE_PER_CPU(struct ipsecmss_note, ipsecmss_bh_note);
+
+#define IPSECMSS_TASK_NOTE_BITS 6
+#define IPSECMSS_TASK_PROBES	4
+
+static DEFINE_SPINLOCK(ipsecmss_task_lock);
+static struct ipsecmss_note ipsecmss_task_notes[1 << IPSECMSS_TASK_NOTE_BITS];
+
+static struct ipsecmss_note *ipsecmss_task_slot(const struct sk_buff *skb,
+						unsigned int i)
+{
+	u32 h = hash_ptr(skb, IPSECMSS_TASK_NOTE_BITS) + i;
+
+	return &ipsecmss_task_notes[h % ARRAY_SIZE(ipsecmss_task_notes)];
+}
+
+static void ipsecmss_note_put(const struct ipsecmss_note *n)
+{
+	struct ipsecmss_note *t, *slot = NULL;
+	unsigned int i;
+
+	if (in_serving_softirq()) {
+		*this_cpu_ptr(&ipsecmss_bh_note) = *n;
+		return;
+	}
+	/* BHs off: a softirq on this CPU may take the lock too */
+	spin_lock_bh(&ipsecmss_task_lock);
+	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
+		t = ipsecmss_task_slot(n->skb, i);
+		if (!t->skb || t->skb == n->skb) {
+			slot = t;
+			break;
+		}
+		if (!slot || time_before(t->stamp, slot->stamp))
+			slot = t;
+	}
+	*slot = *n;
+	slot->stamp = jiffies;
+	spin_unlock_bh(&ipsecmss_task_lock);
+}
+
+/* the note the rule left for @skb in @net, taken into @n; false if none */
+static bool ipsecmss_note_take(const struct sk_buff *skb,
+			       const struct net *net, struct ipsecmss_note *n)
+{
+	struct ipsecmss_note *t = NULL;
+	bool found = false;
+	unsigned int i;
+
+	if (in_serving_softirq()) {
+		t = this_cpu_ptr(&ipsecmss_bh_note);
+		if (likely(t->skb != skb))
+			return false;
+		t->skb = NULL;
+		*n = *t;
+		return n->net == net;
+	}
+	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
+		/* most segments: a glance, no lock; a match is checked under it */
+		if (data_race(ipsecmss_task_slot(skb, i)->skb) == skb)
+			break;
+	}
+	if (likely(i == IPSECMSS_TASK_PROBES))
+		return false;
+	spin_lock_bh(&ipsecmss_task_lock);
+	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
+		t = ipsecmss_task_slot(skb, i);
+		if (t->skb == skb) {
+			t->skb = NULL;
+			*n = *t;
+			found = n->net == net;
+			break;
+		}
+	}
+	spin_unlock_bh(&ipsecmss_task_lock);
+	return found;
+}
 
 static void ipsecmss_note_syn(struct sk_buff *skb,
 			      const struct xt_action_param *par,
@@ -658,7 +750,7 @@ static void ipsecmss_note_syn(struct sk_buff *skb,
 {
 	const struct xt_ipsecmss_tginfo *info = par->targinfo;
 	struct ipsecmss_net *in;
-	struct ipsecmss_note *n;
+	struct ipsecmss_note n;
 
 	/* no conntrack, no NAT: only a deferred lookup needs the hook */
 	if (!skb_nfct(skb) && !why->fwd.deferred && !why->rev.deferred)
@@ -666,16 +758,17 @@ static void ipsecmss_note_syn(struct sk_buff *skb,
 	in = net_generic(xt_net(par), ipsecmss_net_id);
 	if (!READ_ONCE(in->nat_hooks))
 		return;
-	n = get_cpu_ptr(&ipsecmss_note);
-	n->skb = skb;
-	memcpy(&n->seq, th + 4, sizeof(n->seq));
-	n->cap = info->mtu;
-	n->floor = ipsecmss_floor(info, xt_family(par));
-	n->mtu = why->chosen->mtu;
-	n->src = why->chosen->src;
-	n->late_fwd = why->fwd.deferred;
-	n->late_rev = why->rev.deferred;
-	put_cpu_ptr(&ipsecmss_note);
+	n.skb = skb;
+	n.net = xt_net(par);
+	n.stamp = 0;
+	memcpy(&n.seq, th + 4, sizeof(n.seq));
+	n.cap = info->mtu;
+	n.floor = ipsecmss_floor(info, xt_family(par));
+	n.mtu = why->chosen->mtu;
+	n.src = why->chosen->src;
+	n.late_fwd = why->fwd.deferred;
+	n.late_rev = why->rev.deferred;
+	ipsecmss_note_put(&n);
 }
 
 /* did NAT change this connection's addresses or ports? */
@@ -783,17 +876,10 @@ static void ipsecmss_after_nat(struct sk_buff *skb, struct net *net,
 static unsigned int ipsecmss_nat_hook(void *priv, struct sk_buff *skb,
 				      const struct nf_hook_state *state)
 {
-	struct ipsecmss_note *n, note;
+	struct ipsecmss_note note;
 
-	n = get_cpu_ptr(&ipsecmss_note);
-	if (likely(n->skb != skb)) {
-		put_cpu_ptr(&ipsecmss_note);
-		return NF_ACCEPT;
-	}
-	note = *n;
-	n->skb = NULL;
-	put_cpu_ptr(&ipsecmss_note);
-	ipsecmss_after_nat(skb, state->net, state->pf, &note);
+	if (ipsecmss_note_take(skb, state->net, &note))
+		ipsecmss_after_nat(skb, state->net, state->pf, &note);
 	return NF_ACCEPT;
 }
 

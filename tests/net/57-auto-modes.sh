@@ -133,10 +133,11 @@ done
 # MTU 1400; the kernel's TCPMSS --clamp-mss-to-pmtu is the reference.
 ip -n "$IPSEC_NS_GW" route replace "$IPSEC_SRVNET4" dev "$IPSEC_GW_SRV_IF" mtu lock 1400 advmss 1460
 gw_fetch() {
-	local out got secs port status
+	local out got secs port status from
+	from=$(ipsec_syn_lines)
 	out=$(ipsec_agent gw fetch "$IPSEC_SERVER4" "$IPSEC_PORT" 65536 5 "$IPSEC_GWSRV4") || { echo -; return; }
 	read -r got secs port status <<<"$out"
-	ipsec_seen_mss S "$port"
+	ipsec_seen_mss S "$port" "$from"
 }
 ipsec_gw_ipt 4 -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu
 ref=$(gw_fetch)

@@ -481,9 +481,15 @@ ipsec_sa_down() {
 
 # --- traffic ---
 
-# MSS of the first SYN (S) or SYN-ACK (SA) the server received from/to PORT.
+# ipsec_syn_lines: how many SYNs the server's capture holds so far; give
+# it to ipsec_seen_mss as FROM so that an earlier connection that had the
+# same port (of either family: the capture keeps them all) is not taken.
+ipsec_syn_lines() { wc -l <"$IPSEC_DIR/sv.syn"; }
+
+# ipsec_seen_mss FLAGS PORT [FROM]: MSS of the first SYN (S) or SYN-ACK (SA)
+# the server received from/to PORT after the capture's first FROM lines.
 ipsec_seen_mss() {
-	local flags=$1 port=$2 i _ dir fl sp dp mss
+	local flags=$1 port=$2 from=${3:-0} i _ dir fl sp dp mss
 	for i in 1 2 3 4 5; do
 		while read -r _ dir fl _ sp _ dp mss; do
 			if [ "$dir" = in ] && [ "$fl" = "$flags" ] &&
@@ -491,7 +497,7 @@ ipsec_seen_mss() {
 				echo "$mss"
 				return 0
 			fi
-		done <"$IPSEC_DIR/sv.syn"
+		done < <(tail -n +$((from + 1)) "$IPSEC_DIR/sv.syn")
 		sleep 0.2
 	done
 	echo -
@@ -506,23 +512,25 @@ ipsec_addrs() {
 }
 
 download() {
-	local bytes=$1 tmo=$2 ci sv out got secs port status
+	local bytes=$1 tmo=$2 ci sv out got secs port status from
 	read -r ci sv <<<"$(ipsec_addrs "${3:-}")"
+	from=$(ipsec_syn_lines)
 	out=$(ipsec_agent cl fetch "$sv" "$IPSEC_PORT" "$bytes" "$tmo" "$ci") || return 1
 	read -r got secs port status <<<"$out"
-	echo "$got $secs $(ipsec_seen_mss S "$port") $status"
+	echo "$got $secs $(ipsec_seen_mss S "$port" "$from") $status"
 }
 
 push_to_client() {
-	local bytes=$1 tmo=$2 ci sv out got secs port status
+	local bytes=$1 tmo=$2 ci sv out got secs port status from
 	read -r ci sv <<<"$(ipsec_addrs "${3:-}")"
 	if [ ! -e "$IPSEC_DIR/cl.serving" ]; then
 		ipsec_agent cl serve "$IPSEC_PORT" >/dev/null || return 1
 		: >"$IPSEC_DIR/cl.serving"
 	fi
+	from=$(ipsec_syn_lines)
 	out=$(ipsec_agent sv push "$ci" "$IPSEC_PORT" "$bytes" "$tmo" "$sv") || return 1
 	read -r got secs port status <<<"$out"
-	echo "$got $secs $(ipsec_seen_mss SA "$port") $status"
+	echo "$got $secs $(ipsec_seen_mss SA "$port" "$from") $status"
 }
 
 # transfer_verdict FN BYTES [FAMILY]: FN (download or push_to_client) with
