@@ -21,7 +21,6 @@
 #include <linux/percpu.h>
 #include <linux/hash.h>
 #include <linux/spinlock.h>
-#include <linux/jiffies.h>
 #include <linux/preempt.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
@@ -639,24 +638,26 @@ drop:
  * after source NAT reads the note, takes the bundle's MTU and lowers the
  * MSS further if it must (never raises it).  The note is good for the
  * same skb on the same pass only: rule and hook run back to back with no
- * queue between, so it is keyed by the skb, its netns and its TCP
- * sequence number, and a miss (a queued packet) only leaves the rule's
- * value.  Where it is kept depends on the context both run in:
+ * queue between, so it is keyed by the skb and its netns, and the hook
+ * checks that the segment is still a SYN with the noted TCP sequence
+ * number (an skb freed after the rule, whose address a new one reuses,
+ * finds a stale note: the sequence number tells them apart).  A miss (a
+ * queued packet, a note pushed out) only leaves the rule's value.  Where
+ * the note is kept depends on the context both run in:
  *  - in a softirq (a forwarded segment, a SYN-ACK sent on receipt of the
- *    SYN), nothing runs between them on that CPU: one note per CPU;
- *  - in a task (the gateway's own connect()), the task may be preempted
- *    and move to another CPU, and other tasks and softirqs run rules,
- *    between them (seen on a PREEMPT_LAZY kernel, and with preempt=full):
- *    a table shared by all CPUs, under one lock, where a note is placed
- *    in a free one of IPSECMSS_TASK_PROBES slots from a hash of the skb's
- *    address, else over the oldest of them (a note whose segment a later
- *    rule dropped is never taken).
+ *    SYN) nothing runs between them on that CPU: one note per CPU.  Not
+ *    on PREEMPT_RT, where a softirq can be preempted by another thread
+ *    serving softirqs on the same CPU;
+ *  - in a task (the gateway's own connect()), and on PREEMPT_RT, the task
+ *    may be preempted and move to another CPU, and other tasks and
+ *    softirqs run rules, between them (seen on a PREEMPT_LAZY kernel, and
+ *    with preempt=full): a table shared by all CPUs, under one lock,
+ *    where a note takes a free one of IPSECMSS_TASK_PROBES slots from a
+ *    hash of the skb's address, else the one whose note is oldest.
  * The hooks exist in a netns while it has --auto rules.
  */
 struct ipsecmss_note {
-	const struct sk_buff *skb;	/* compared, never dereferenced */
-	const struct net *net;		/* likewise */
-	unsigned long stamp;		/* jiffies when left: the oldest goes */
+	const struct net *net;	/* compared, never dereferenced */
 	__be32 seq;		/* the SYN's sequence number */
 	u16 cap;		/* the rule's --mtu cap, 0 if none */
 	u16 floor;		/* the floor the rule applies */
@@ -666,44 +667,67 @@ struct ipsecmss_note {
 	bool late_rev;		/* for the segment or for its reply */
 };
 
-static DEFINE_PER_CPU(struct ipsecmss_note, ipsecmss_bh_note);
+/* a note where it is kept, with the skb it is for (NULL: none) */
+struct ipsecmss_noted {
+	const struct sk_buff *skb;	/* compared, never dereferenced */
+	u32 gen;			/* in the table: when it was left */
+	struct ipsecmss_note n;
+};
+
+static DEFINE_PER_CPU(struct ipsecmss_noted, ipsecmss_bh_note);
 
 #define IPSECMSS_TASK_NOTE_BITS 6
 #define IPSECMSS_TASK_PROBES	4
 
+/* the table, its generation count and every note's ->gen */
 static DEFINE_SPINLOCK(ipsecmss_task_lock);
-static struct ipsecmss_note ipsecmss_task_notes[1 << IPSECMSS_TASK_NOTE_BITS];
+static struct ipsecmss_noted ipsecmss_task_notes[1 << IPSECMSS_TASK_NOTE_BITS];
+static u32 ipsecmss_task_gen;
 
-static struct ipsecmss_note *ipsecmss_task_slot(const struct sk_buff *skb,
-						unsigned int i)
+/* one note per CPU will do: a softirq nothing can preempt */
+static bool ipsecmss_note_per_cpu(void)
+{
+	return !IS_ENABLED(CONFIG_PREEMPT_RT) && in_serving_softirq();
+}
+
+static struct ipsecmss_noted *ipsecmss_task_slot(const struct sk_buff *skb,
+						 unsigned int i)
 {
 	u32 h = hash_ptr(skb, IPSECMSS_TASK_NOTE_BITS) + i;
 
 	return &ipsecmss_task_notes[h % ARRAY_SIZE(ipsecmss_task_notes)];
 }
 
-static void ipsecmss_note_put(const struct ipsecmss_note *n)
+static void ipsecmss_note_put(const struct sk_buff *skb,
+			      const struct ipsecmss_note *n)
 {
-	struct ipsecmss_note *t, *slot = NULL;
+	struct ipsecmss_noted *t, *slot = NULL;
 	unsigned int i;
+	u32 gen;
 
-	if (in_serving_softirq()) {
-		*this_cpu_ptr(&ipsecmss_bh_note) = *n;
+	if (ipsecmss_note_per_cpu()) {
+		t = this_cpu_ptr(&ipsecmss_bh_note);
+		t->skb = skb;
+		t->n = *n;
 		return;
 	}
-	/* BHs off: a softirq on this CPU may take the lock too */
+	/* _bh: a softirq on this CPU takes it too on PREEMPT_RT */
 	spin_lock_bh(&ipsecmss_task_lock);
+	gen = ++ipsecmss_task_gen;
 	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
-		t = ipsecmss_task_slot(n->skb, i);
-		if (!t->skb || t->skb == n->skb) {
+		t = ipsecmss_task_slot(skb, i);
+		if (!t->skb || t->skb == skb) {
 			slot = t;
 			break;
 		}
-		if (!slot || time_before(t->stamp, slot->stamp))
+		/* the oldest: wraparound-safe */
+		if (!slot || gen - t->gen > gen - slot->gen)
 			slot = t;
 	}
-	*slot = *n;
-	slot->stamp = jiffies;
+	slot->n = *n;
+	slot->gen = gen;
+	/* read by the hook's lockless glance */
+	WRITE_ONCE(slot->skb, skb);
 	spin_unlock_bh(&ipsecmss_task_lock);
 }
 
@@ -711,21 +735,21 @@ static void ipsecmss_note_put(const struct ipsecmss_note *n)
 static bool ipsecmss_note_take(const struct sk_buff *skb,
 			       const struct net *net, struct ipsecmss_note *n)
 {
-	struct ipsecmss_note *t = NULL;
+	struct ipsecmss_noted *t;
 	bool found = false;
 	unsigned int i;
 
-	if (in_serving_softirq()) {
+	if (ipsecmss_note_per_cpu()) {
 		t = this_cpu_ptr(&ipsecmss_bh_note);
 		if (likely(t->skb != skb))
 			return false;
 		t->skb = NULL;
-		*n = *t;
+		*n = t->n;
 		return n->net == net;
 	}
 	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
 		/* most segments: a glance, no lock; a match is checked under it */
-		if (data_race(ipsecmss_task_slot(skb, i)->skb) == skb)
+		if (READ_ONCE(ipsecmss_task_slot(skb, i)->skb) == skb)
 			break;
 	}
 	if (likely(i == IPSECMSS_TASK_PROBES))
@@ -734,8 +758,8 @@ static bool ipsecmss_note_take(const struct sk_buff *skb,
 	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
 		t = ipsecmss_task_slot(skb, i);
 		if (t->skb == skb) {
-			t->skb = NULL;
-			*n = *t;
+			*n = t->n;
+			WRITE_ONCE(t->skb, NULL);
 			found = n->net == net;
 			break;
 		}
@@ -758,9 +782,7 @@ static void ipsecmss_note_syn(struct sk_buff *skb,
 	in = net_generic(xt_net(par), ipsecmss_net_id);
 	if (!READ_ONCE(in->nat_hooks))
 		return;
-	n.skb = skb;
 	n.net = xt_net(par);
-	n.stamp = 0;
 	memcpy(&n.seq, th + 4, sizeof(n.seq));
 	n.cap = info->mtu;
 	n.floor = ipsecmss_floor(info, xt_family(par));
@@ -768,7 +790,7 @@ static void ipsecmss_note_syn(struct sk_buff *skb,
 	n.src = why->chosen->src;
 	n.late_fwd = why->fwd.deferred;
 	n.late_rev = why->rev.deferred;
-	ipsecmss_note_put(&n);
+	ipsecmss_note_put(skb, &n);
 }
 
 /* did NAT change this connection's addresses or ports? */
