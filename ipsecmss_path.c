@@ -28,7 +28,7 @@
 #include <net/vxlan.h>
 #include <net/ip6_tunnel.h>
 #include <net/dst_cache.h>
-#include <linux/jhash.h>
+#include <linux/hash.h>
 
 #include "ipsecmss_compat.h"
 #include "ipsecmss_kmod.h"
@@ -66,7 +66,8 @@ static void ipsecmss_take(struct ipsecmss_path *p, unsigned int mtu, u8 src,
  * looked up for; a different flow in the same slot looks up and replaces
  * it.
  */
-#define IPSECMSS_ROUTE_SLOTS 16
+#define IPSECMSS_ROUTE_SLOT_BITS 4
+#define IPSECMSS_ROUTE_SLOTS BIT(IPSECMSS_ROUTE_SLOT_BITS)
 
 enum ipsecmss_route_kind {
 	IPSECMSS_ROUTE_BACK,	/* the plain route back to the source */
@@ -124,6 +125,22 @@ fail:
 }
 
 /*
+ * The slot of a lookup's keys: their words folded, then hash_32().  Cheap
+ * on purpose (it runs for every SYN); a collision only costs a lookup.
+ */
+static unsigned int ipsecmss_route_slot(const struct ipsecmss_route_key *k)
+{
+	const u32 *w = (const u32 *)k;
+	unsigned int i;
+	u32 h = 0;
+
+	BUILD_BUG_ON(sizeof(*k) % sizeof(u32));
+	for (i = 0; i < sizeof(*k) / sizeof(u32); i++)
+		h = h * 31 + w[i];
+	return hash_32(h, IPSECMSS_ROUTE_SLOT_BITS);
+}
+
+/*
  * A plain route (never through xfrm: no protocol in the flow) for @fl,
  * which holds only a destination, a source and a mark, the way nf_route()
  * and xfrm4/6_dst_lookup() make it: referenced, or NULL when there is no
@@ -134,7 +151,8 @@ static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
 {
 	struct ipsecmss_route_cache *rc = IS_ENABLED(CONFIG_DST_CACHE) ?
 					  ipsecmss_routes(net) : NULL;
-	struct ipsecmss_route_key key;
+	/* set before any use, only with a cache: no zeroing on entry */
+	struct ipsecmss_route_key key __uninitialized;
 	struct dst_entry *dst = NULL;
 	unsigned int slot = 0;
 
@@ -150,8 +168,7 @@ static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
 			key.saddr.in6 = fl->u.ip6.saddr;
 			key.mark = fl->u.ip6.flowi6_mark;
 		}
-		slot = kind * IPSECMSS_ROUTE_SLOTS +
-		       jhash(&key, sizeof(key), 0) % IPSECMSS_ROUTE_SLOTS;
+		slot = kind * IPSECMSS_ROUTE_SLOTS + ipsecmss_route_slot(&key);
 		/*
 		 * The per-CPU slot is this context's alone with BHs off.  Ask
 		 * the cache even for another flow's slot: a miss is what
@@ -736,7 +753,9 @@ static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
 {
 	struct dst_entry *dst;
 
-	ipsecmss_secpath_path(net, skb, cap, p);
+	/* its locals are not zeroed (INIT_STACK_ALL_ZERO) for a clear SYN */
+	if (skb_sec_path(skb))
+		ipsecmss_secpath_path(net, skb, cap, p);
 	dst = ipsecmss_reverse_route(net, skb, family);
 	if (!dst)
 		return;
