@@ -690,17 +690,16 @@ static bool ipsecmss_note_per_cpu(void)
 	return !IS_ENABLED(CONFIG_PREEMPT_RT) && in_serving_softirq();
 }
 
-static struct ipsecmss_noted *ipsecmss_task_slot(const struct sk_buff *skb,
-						 unsigned int i)
+/* probe @i from @h, hash_ptr() of the skb's address */
+static struct ipsecmss_noted *ipsecmss_task_slot(u32 h, unsigned int i)
 {
-	u32 h = hash_ptr(skb, IPSECMSS_TASK_NOTE_BITS) + i;
-
-	return &ipsecmss_task_notes[h % ARRAY_SIZE(ipsecmss_task_notes)];
+	return &ipsecmss_task_notes[(h + i) % ARRAY_SIZE(ipsecmss_task_notes)];
 }
 
 static void ipsecmss_note_put(const struct sk_buff *skb,
 			      const struct ipsecmss_note *n)
 {
+	u32 h = hash_ptr(skb, IPSECMSS_TASK_NOTE_BITS);
 	struct ipsecmss_noted *t, *slot = NULL;
 	unsigned int i;
 	u32 gen;
@@ -715,7 +714,7 @@ static void ipsecmss_note_put(const struct sk_buff *skb,
 	spin_lock_bh(&ipsecmss_task_lock);
 	gen = ++ipsecmss_task_gen;
 	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
-		t = ipsecmss_task_slot(skb, i);
+		t = ipsecmss_task_slot(h, i);
 		if (!t->skb || t->skb == skb) {
 			slot = t;
 			break;
@@ -735,9 +734,10 @@ static void ipsecmss_note_put(const struct sk_buff *skb,
 static bool ipsecmss_note_take(const struct sk_buff *skb,
 			       const struct net *net, struct ipsecmss_note *n)
 {
-	struct ipsecmss_noted *t;
+	struct ipsecmss_noted *t = NULL;
 	bool found = false;
 	unsigned int i;
+	u32 h;
 
 	if (ipsecmss_note_per_cpu()) {
 		t = this_cpu_ptr(&ipsecmss_bh_note);
@@ -747,22 +747,24 @@ static bool ipsecmss_note_take(const struct sk_buff *skb,
 		*n = t->n;
 		return n->net == net;
 	}
+	/*
+	 * Most segments: a glance, no lock.  The first match in probe order
+	 * is the newest note for @skb (ipsecmss_note_put() fills the first
+	 * free or same-skb slot); it is checked again under the lock.
+	 */
+	h = hash_ptr(skb, IPSECMSS_TASK_NOTE_BITS);
 	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
-		/* most segments: a glance, no lock; a match is checked under it */
-		if (READ_ONCE(ipsecmss_task_slot(skb, i)->skb) == skb)
+		t = ipsecmss_task_slot(h, i);
+		if (READ_ONCE(t->skb) == skb)
 			break;
 	}
 	if (likely(i == IPSECMSS_TASK_PROBES))
 		return false;
 	spin_lock_bh(&ipsecmss_task_lock);
-	for (i = 0; i < IPSECMSS_TASK_PROBES; i++) {
-		t = ipsecmss_task_slot(skb, i);
-		if (t->skb == skb) {
-			*n = t->n;
-			WRITE_ONCE(t->skb, NULL);
-			found = n->net == net;
-			break;
-		}
+	if (t->skb == skb) {
+		*n = t->n;
+		WRITE_ONCE(t->skb, NULL);
+		found = n->net == net;
 	}
 	spin_unlock_bh(&ipsecmss_task_lock);
 	return found;
