@@ -46,20 +46,21 @@
 #                from_bundle counts it too)
 #   burst        out-after's rules, then 8 processes open 150 connections
 #                each at once (non-blocking connects to a closed port of
-#                the client, which answers RST), with the kernel switched
-#                to full preemption for the burst (/sys/kernel/debug/sched/
-#                preempt) where it allows it: every one of the 1200 SYNs
-#                the client's capture saw (it misses a few percent; it
-#                must see half) must carry the exact MSS.  The rule
+#                the client, which answers RST): every one of the 1200
+#                SYNs the client's capture saw (it misses a few percent;
+#                it must see half) must carry the exact MSS.  The rule
 #                leaves the xfrm interface's lookup to the module's late
 #                hook through a note; a task preempted or migrated between
 #                OUTPUT and POSTROUTING, or a softirq in between, must not
 #                lose it.  A best-effort probe: a lost note shows only when
-#                preemption falls between the two hooks, which the burst
-#                makes likely.  The module whose
-#                notes were per CPU (b2633bf) sent some of these SYNs with
-#                the plain 1460 / 1440 (first seen on 7.3's PREEMPT_LAZY):
-#                1 / 8 of 1200 on 6.1, 26 / 19 on the 7.3 sanitizer kernel.
+#                preemption falls between the two hooks, which needs a
+#                preemptible kernel (7.3's PREEMPT_LAZY here).  The module
+#                whose notes were per CPU (b2633bf) sent 26 / 19 of these
+#                SYNs with the plain 1460 / 1440 on the 7.3 sanitizer
+#                kernel (1 / 8 on 6.1 switched to full preemption; the
+#                switch at run time through debugfs once hung the 6.1
+#                guest in its text patching, so the test no longer makes
+#                it).
 # What tells the cases apart is the MSS: the transfers complete in every
 # case, since the client is the sender and its own xfrm interface lowers
 # its path MTU locally (xfrmi_xmit2), black hole or not; "completes" shows
@@ -86,12 +87,7 @@ stop_tcpdump() {
 	[ -z "$TD_PID" ] || { kill "$TD_PID" 2>/dev/null; wait "$TD_PID" 2>/dev/null; }
 	TD_PID=
 }
-PREEMPT_WAS=   # the preemption model to restore after a burst
-restore_preempt() {
-	[ -z "$PREEMPT_WAS" ] || echo "$PREEMPT_WAS" >"$PREEMPT"
-	PREEMPT_WAS=
-}
-trap 'restore_preempt; stop_tcpdump; ipsec_scene_down' EXIT
+trap 'stop_tcpdump; ipsec_scene_down' EXIT
 
 gw() { ip -n "$IPSEC_NS_GW" "$@"; }
 
@@ -160,8 +156,6 @@ fetch_case() {
 	local fam=$1 dst src out port from
 	if [ "$fam" = 6 ]; then dst=$IPSEC_CLIENT6 src=$IPSEC_GWSRV6; else dst=$IPSEC_CLIENT4 src=$IPSEC_GWSRV4; fi
 	R_GOT=0 R_SECS=- R_STATUS=agent-failed R_MSS=-
-	# the socket's route as it stands (a learnt PMTU shows here)
-	R_ROUTE=$(gw -"$fam" route get "$dst" from "$src" 2>&1 | tr -s '\n ' ' ')
 	from=$(wc -l <"$TD_LOG")
 	snap
 	out=$(ipsec_agent gw fetch "$dst" "$CPORT" "$BYTES" "$TMO" "$src") || { deltas; return; }
@@ -190,14 +184,13 @@ check_grew() { # NAME COUNTER
 	fi
 }
 report() { # NAME
-	echo "# RESULT $1: SYN MSS on the client's ipsec0 $R_MSS; $R_GOT/$BYTES bytes in ${R_SECS}s, $R_STATUS; counters: $(delta_text); socket's route: $R_ROUTE"
+	echo "# RESULT $1: SYN MSS on the client's ipsec0 $R_MSS; $R_GOT/$BYTES bytes in ${R_SECS}s, $R_STATUS; counters: $(delta_text)"
 }
 
 # --- the burst ---------------------------------------------------------------
 BURST_PORT=9
 BURST_PROCS=8
 BURST_EACH=150
-PREEMPT=/sys/kernel/debug/sched/preempt
 # burst FAM: the gateway opens BURST_PROCS x BURST_EACH connections at once
 # to the client's BURST_PORT; prints how many connects were started.
 burst() {
@@ -343,15 +336,9 @@ for fam in 4 6; do
 		fail "$N/$v-out-after-rules" "iptables-restore refused the rules"
 	fi
 
-	# -- burst: out-after's rules, 1200 SYNs at once, full preemption --
+	# -- burst: out-after's rules, 1200 SYNs at once --
 	if set_rules "$fam" "$mark_rule" "-A OUTPUT $auto"; then
-		if [ -w "$PREEMPT" ]; then
-			PREEMPT_WAS=$(sed -n 's/.*(\([a-z]*\)).*/\1/p' "$PREEMPT")
-			echo full >"$PREEMPT" 2>/dev/null || PREEMPT_WAS=
-		fi
-		echo "# $v-burst: preemption $(cat "$PREEMPT" 2>/dev/null || echo "not switchable here")"
 		started=$(burst "$fam")
-		restore_preempt
 		sleep 1
 		read -r ok bad vals <<<"$(burst_tally "$exact" "$src")"
 		echo "# RESULT $v-burst: $started connects started; SYNs seen on the client's ipsec0 with MSS $exact: $ok, other: $bad ($vals)"
