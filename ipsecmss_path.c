@@ -81,13 +81,49 @@ struct ipsecmss_route_key {
 	u32 family;
 };
 
-struct ipsecmss_route_keys {
+/*
+ * The mirror cache.  xfrm_stateonly_find() walks the state table under
+ * the netns-wide state lock for every SYN that came out of IPsec.  Each
+ * CPU keeps, per slot, the mirror it last found for an inbound SA's keys
+ * (the SPI and genid of that mirror).  A hit looks the SA up again by its
+ * SPI, with xfrm_state_lookup() (RCU, no lock: xfrm_input()'s own lookup),
+ * and keeps it only while the kernel would keep a bundle over it, as
+ * xfrm_bundle_ok() tests: still XFRM_STATE_VALID, the same genid.
+ * __xfrm_state_bump_genids() bumps that genid when an SA of the same
+ * reqid, addresses, mark and if_id is inserted (a rekey), so a rekey, a
+ * deleted or expired mirror, or a new SA of the same CHILD_SA sends the
+ * next SYN back to xfrm_stateonly_find().  As for a bundle
+ * (xfrm_bundle_create() reads the genid without the lock), a genid read
+ * just after an insert may be the bumped one: then the old SA stands until
+ * it is deleted.  Only a reqid match is kept, never a miss: the any-SA
+ * fallback has no genid that follows its rekeys.
+ */
+#define IPSECMSS_MIRROR_SLOT_BITS 4
+#define IPSECMSS_MIRROR_SLOTS BIT(IPSECMSS_MIRROR_SLOT_BITS)
+
+/* what xfrm_stateonly_find() is asked for an inbound SA's mirror */
+struct ipsecmss_mirror_key {
+	xfrm_address_t peer, local;	/* the mirror's daddr, saddr */
+	u32 mark, if_id, reqid;
+	u16 family;
+	u8 mode, proto;
+};
+
+struct ipsecmss_mirror {
+	struct ipsecmss_mirror_key key;
+	__be32 spi;	/* the mirror found for key; 0: none yet */
+	u32 genid;	/* its genid then */
+};
+
+/* a CPU's own part: the keys of its dst[] entries, its mirrors */
+struct ipsecmss_route_cpu {
 	struct ipsecmss_route_key k[IPSECMSS_ROUTE_KINDS * IPSECMSS_ROUTE_SLOTS];
+	struct ipsecmss_mirror m[IPSECMSS_MIRROR_SLOTS];
 };
 
 struct ipsecmss_route_cache {
 	struct dst_cache dst[IPSECMSS_ROUTE_KINDS * IPSECMSS_ROUTE_SLOTS];
-	struct ipsecmss_route_keys __percpu *keys;	/* of dst[], per CPU */
+	struct ipsecmss_route_cpu __percpu *cpu;
 };
 
 void ipsecmss_routes_free(struct ipsecmss_route_cache *rc)
@@ -98,7 +134,7 @@ void ipsecmss_routes_free(struct ipsecmss_route_cache *rc)
 		return;
 	for (i = 0; i < ARRAY_SIZE(rc->dst); i++)
 		dst_cache_destroy(&rc->dst[i]);
-	free_percpu(rc->keys);
+	free_percpu(rc->cpu);
 	kfree(rc);
 }
 
@@ -112,8 +148,8 @@ struct ipsecmss_route_cache *ipsecmss_routes_alloc(void)
 	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
 	if (!rc)
 		return NULL;
-	rc->keys = alloc_percpu(struct ipsecmss_route_keys);
-	if (!rc->keys)
+	rc->cpu = alloc_percpu(struct ipsecmss_route_cpu);
+	if (!rc->cpu)
 		goto fail;
 	for (i = 0; i < ARRAY_SIZE(rc->dst); i++)
 		if (dst_cache_init(&rc->dst[i], GFP_KERNEL))
@@ -125,19 +161,26 @@ fail:
 }
 
 /*
- * The slot of a lookup's keys: their words folded, then hash_32().  Cheap
- * on purpose (it runs for every SYN); a collision only costs a lookup.
+ * The slot of a lookup's keys (@words of them, fully set, no holes): the
+ * words folded, then hash_32() to @bits.  Cheap on purpose (it runs for
+ * every SYN); a collision only costs a lookup.
  */
-static unsigned int ipsecmss_route_slot(const struct ipsecmss_route_key *k)
+static unsigned int ipsecmss_slot(const u32 *w, unsigned int words,
+				  unsigned int bits)
 {
-	const u32 *w = (const u32 *)k;
 	unsigned int i;
 	u32 h = 0;
 
-	BUILD_BUG_ON(sizeof(*k) % sizeof(u32));
-	for (i = 0; i < sizeof(*k) / sizeof(u32); i++)
+	for (i = 0; i < words; i++)
 		h = h * 31 + w[i];
-	return hash_32(h, IPSECMSS_ROUTE_SLOT_BITS);
+	return hash_32(h, bits);
+}
+
+static unsigned int ipsecmss_route_slot(const struct ipsecmss_route_key *k)
+{
+	BUILD_BUG_ON(sizeof(*k) % sizeof(u32));
+	return ipsecmss_slot((const u32 *)k, sizeof(*k) / sizeof(u32),
+			     IPSECMSS_ROUTE_SLOT_BITS);
 }
 
 /*
@@ -176,7 +219,7 @@ static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
 		 */
 		local_bh_disable();
 		dst = dst_cache_get(&rc->dst[slot]);
-		if (dst && memcmp(this_cpu_ptr(&rc->keys->k[slot]), &key,
+		if (dst && memcmp(this_cpu_ptr(&rc->cpu->k[slot]), &key,
 				  sizeof(key))) {
 			dst_release(dst);
 			dst = NULL;
@@ -199,7 +242,7 @@ static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
 		else
 			dst_cache_set_ip6(&rc->dst[slot], dst, &key.saddr.in6);
 #endif
-		*this_cpu_ptr(&rc->keys->k[slot]) = key;
+		*this_cpu_ptr(&rc->cpu->k[slot]) = key;
 		local_bh_enable();
 	}
 	return dst;
@@ -314,6 +357,81 @@ void ipsecmss_take_bundle(struct ipsecmss_path *p, const struct dst_entry *dst,
 		ipsecmss_take(p, mtu - hdr, src, dst->xfrm->id.spi);
 }
 
+/* could @x still be what xfrm_stateonly_find() gave for @k, @genid ago? */
+static bool ipsecmss_mirror_stands(const struct xfrm_state *x,
+				   const struct ipsecmss_mirror_key *k,
+				   u32 genid)
+{
+	return READ_ONCE(x->km.state) == XFRM_STATE_VALID &&
+	       READ_ONCE(x->genid) == genid && x->props.reqid == k->reqid &&
+	       x->if_id == k->if_id && x->props.mode == k->mode &&
+	       x->props.family == k->family &&
+	       !(x->props.flags & XFRM_STATE_WILDRECV) &&
+	       xfrm_state_addr_check(x, &k->peer, &k->local, k->family);
+}
+
+/*
+ * The mirror of the inbound SA @in, referenced, or NULL: the SA of the
+ * same CHILD_SA (IKE daemons give both directions one reqid), same mode,
+ * if_id, mark and protocol, peer and local swapped, as
+ * xfrm_stateonly_find() finds it, through the mirror cache above.
+ */
+static struct xfrm_state *ipsecmss_mirror(struct net *net,
+					  const struct xfrm_state *in)
+{
+	struct ipsecmss_route_cache *rc = IS_ENABLED(CONFIG_DST_CACHE) ?
+					  ipsecmss_routes(net) : NULL;
+	struct ipsecmss_mirror_key key __uninitialized;	/* memset below */
+	struct ipsecmss_mirror *m;
+	struct xfrm_state *out;
+	unsigned int slot = 0;
+	u32 genid = 0;
+	__be32 spi = 0;
+
+	BUILD_BUG_ON(sizeof(key) % sizeof(u32));
+	memset(&key, 0, sizeof(key));
+	key.peer = in->props.saddr;
+	key.local = in->id.daddr;
+	key.mark = in->mark.v & in->mark.m;
+	key.if_id = in->if_id;
+	key.reqid = in->props.reqid;
+	key.family = in->props.family;
+	key.mode = in->props.mode;
+	key.proto = in->id.proto;
+	if (rc) {
+		slot = ipsecmss_slot((const u32 *)&key, sizeof(key) / sizeof(u32),
+				     IPSECMSS_MIRROR_SLOT_BITS);
+		local_bh_disable();	/* the CPU's slot is this context's */
+		m = this_cpu_ptr(&rc->cpu->m[slot]);
+		if (m->spi && !memcmp(&m->key, &key, sizeof(key))) {
+			spi = m->spi;
+			genid = m->genid;
+		}
+		local_bh_enable();
+	}
+	if (spi) {
+		out = xfrm_state_lookup(net, key.mark, &key.peer, spi, key.proto,
+					key.family);
+		if (out && ipsecmss_mirror_stands(out, &key, genid))
+			return out;
+		if (out)
+			xfrm_state_put(out);
+	}
+	/* takes the state lock with spin_lock_bh: softirq or process context */
+	out = xfrm_stateonly_find(net, key.mark, key.if_id, &key.peer,
+				  &key.local, key.family, key.mode, key.proto,
+				  key.reqid);
+	if (out && rc) {
+		local_bh_disable();
+		m = this_cpu_ptr(&rc->cpu->m[slot]);
+		m->key = key;
+		m->spi = out->id.spi;
+		m->genid = READ_ONCE(out->genid);
+		local_bh_enable();
+	}
+	return out;
+}
+
 /*
  * Reverse path of a segment that came out of IPsec.  The reply leaves by
  * the inbound SA's mirror (the SA from this host to the same peer), over
@@ -326,11 +444,12 @@ static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
 				  unsigned int cap, struct ipsecmss_path *p)
 {
 	const struct sec_path *sp = skb_sec_path(skb);
-	struct xfrm_state *x[XFRM_MAX_DEPTH], *in, *out;
-	xfrm_address_t peer, local;
+	/* set before any use: not zeroed on entry (INIT_STACK_ALL_ZERO) */
+	struct xfrm_state *x[XFRM_MAX_DEPTH] __uninitialized;
+	struct flowi fl __uninitialized;
+	struct xfrm_state *in, *out;
 	bool capped = false;
 	unsigned int mtu;
-	struct flowi fl;
 	u8 family;
 	int i;
 
@@ -341,21 +460,15 @@ static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
 	in = x[0];
 	p->ipsec = true;
 	family = in->props.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-	/*
-	 * The mirror is the SA of the same CHILD_SA (IKE daemons give both
-	 * directions one reqid), same mode, if_id and protocol, peer and
-	 * local swapped; else any SA between the two.  Both take the state
-	 * lock with spin_lock_bh: fine in softirq and process context.
-	 */
-	peer = in->props.saddr;
-	local = in->id.daddr;
-	out = xfrm_stateonly_find(net, in->mark.v & in->mark.m, in->if_id,
-				  &peer, &local, in->props.family,
-				  in->props.mode, in->id.proto, in->props.reqid);
-	if (!out)
+	/* the mirror, else any SA between the two (the state lock, _bh) */
+	out = ipsecmss_mirror(net, in);
+	if (!out) {
+		xfrm_address_t peer = in->props.saddr, local = in->id.daddr;
+
 		out = xfrm_state_lookup_byaddr(net, in->mark.v & in->mark.m,
 					       &peer, &local, in->id.proto,
 					       in->props.family);
+	}
 	if (out)
 		x[0] = out;
 

@@ -134,6 +134,7 @@ ike="an IKE daemon's SAs: values, not memory safety (the stock kernel runs it)"
 declare -A in_part=(
 	[58-auto-paths]=58-auto-path-kinds
 	[63-tunnels-over-esp]=63-tunnel-kinds
+	[66-route-cache]=66-route-cache-part
 )
 env_default="LIFECYCLE_CYCLES=4 AUTO_EXACT_SCENES=seed"
 full=${SANITIZED_FULL:-0}
@@ -182,7 +183,7 @@ t0=$(date +%s)
 # beside this one keeps tests/build/vm-console.log); their outputs are
 # shown in order when all are done.
 jobs=${SANITIZED_VM_JOBS:-2}
-mapfile -t group < <("$repo/tests/vm/balance.sh" "$jobs" "${scripts[@]}")
+mapfile -t group < <(BALANCE_KIND=sanitized "$repo/tests/vm/balance.sh" "$jobs" "${scripts[@]}")
 rm -f "$build"/sanitized-console*.log "$build"/sanitized-job-*.log
 pids=()
 for ((i = 0; i < ${#group[@]}; i++)); do

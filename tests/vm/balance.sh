@@ -7,9 +7,10 @@
 #
 # Prints min(JOBS, number of scripts) lines, one per VM, each the
 # space-separated scripts that VM runs.  Longest first, each to the least
-# loaded VM, weighed by the script's "# vm-timeout:" (60 s when it declares
-# none): most of a script's time is spent waiting out stalls and timeouts,
-# which its timeout roughly follows.  Used by tests/check.sh and
+# loaded VM, weighed by the script's measured time for BALANCE_KIND
+# ("stock", the default, or "sanitized") in tests/vm/times.txt, else by its
+# "# vm-timeout:" (60 s when it declares none), which roughly follows the
+# stalls and timeouts a script waits out.  Used by tests/check.sh and
 # tests/sanitized/check.sh.
 
 set -eu
@@ -28,10 +29,21 @@ while read -r w s; do
 	done
 	load[best]=$((load[best] + w))
 	group[best]="${group[best]:+${group[best]} }$s"
-done < <(for s in "$@"; do
-	w=$(head -n 20 "$s" | sed -n 's/^#[[:space:]]*vm-timeout:[[:space:]]*\([0-9][0-9]*\).*/\1/p' | head -n 1)
-	echo "${w:-60} $s"
-done | sort -rn)
+done < <(kind=${BALANCE_KIND:-stock}
+	times=$(dirname "$0")/times.txt
+	declare -A measured=()
+	if [ -r "$times" ]; then
+		while read -r k n t; do
+			[ "$k" = "$kind" ] && [[ "$t" =~ ^[0-9]+$ ]] && measured[$n]=$t
+		done <"$times"
+	fi
+	for s in "$@"; do
+		n=${s##*/}
+		n=${n%.sh}
+		w=${measured[$n]:-}
+		[ -n "$w" ] || w=$(head -n 20 "$s" | sed -n 's/^#[[:space:]]*vm-timeout:[[:space:]]*\([0-9][0-9]*\).*/\1/p' | head -n 1)
+		echo "${w:-60} $s"
+	done | sort -rn)
 for ((i = 0; i < jobs; i++)); do
 	echo "${group[i]}"
 done
