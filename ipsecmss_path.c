@@ -183,17 +183,35 @@ static unsigned int ipsecmss_route_slot(const struct ipsecmss_route_key *k)
 			     IPSECMSS_ROUTE_SLOT_BITS);
 }
 
+/* two keys of @words words alike?  Inline: memcmp() is a call per SYN */
+static bool ipsecmss_keys_equal(const u32 *a, const u32 *b,
+				unsigned int words)
+{
+	unsigned int i;
+	u32 d = 0;
+
+	for (i = 0; i < words; i++)
+		d |= a[i] ^ b[i];
+	return !d;
+}
+
+/* @net's route and mirror caches, NULL if it has none: once per SYN */
+static struct ipsecmss_route_cache *ipsecmss_cache(const struct net *net)
+{
+	return IS_ENABLED(CONFIG_DST_CACHE) ? ipsecmss_routes(net) : NULL;
+}
+
 /*
  * A plain route (never through xfrm: no protocol in the flow) for @fl,
  * which holds only a destination, a source and a mark, the way nf_route()
  * and xfrm4/6_dst_lookup() make it: referenced, or NULL when there is no
- * real one.  Through @net's route cache when it has one.
+ * real one.  Through @net's route cache @rc when it has one.
  */
-static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
-					u8 family, enum ipsecmss_route_kind kind)
+static struct dst_entry *ipsecmss_route(struct net *net,
+					struct ipsecmss_route_cache *rc,
+					struct flowi *fl, u8 family,
+					enum ipsecmss_route_kind kind)
 {
-	struct ipsecmss_route_cache *rc = IS_ENABLED(CONFIG_DST_CACHE) ?
-					  ipsecmss_routes(net) : NULL;
 	/* set before any use, only with a cache: no zeroing on entry */
 	struct ipsecmss_route_key key __uninitialized;
 	struct dst_entry *dst = NULL;
@@ -219,8 +237,10 @@ static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
 		 */
 		local_bh_disable();
 		dst = dst_cache_get(&rc->dst[slot]);
-		if (dst && memcmp(this_cpu_ptr(&rc->cpu->k[slot]), &key,
-				  sizeof(key))) {
+		if (dst && !ipsecmss_keys_equal((const u32 *)
+						this_cpu_ptr(&rc->cpu->k[slot]),
+						(const u32 *)&key,
+						sizeof(key) / sizeof(u32))) {
 			dst_release(dst);
 			dst = NULL;
 		}
@@ -249,10 +269,11 @@ static struct dst_entry *ipsecmss_route(struct net *net, struct flowi *fl,
 }
 
 /* ipsecmss_route()'s MTU, 0 if there is no route */
-static unsigned int ipsecmss_flow_mtu(struct net *net, struct flowi *fl,
-				      u8 family)
+static unsigned int ipsecmss_flow_mtu(struct net *net,
+				      struct ipsecmss_route_cache *rc,
+				      struct flowi *fl, u8 family)
 {
-	struct dst_entry *dst = ipsecmss_route(net, fl, family,
+	struct dst_entry *dst = ipsecmss_route(net, rc, fl, family,
 					       IPSECMSS_ROUTE_PEER);
 	unsigned int mtu = 0;
 
@@ -268,6 +289,7 @@ static unsigned int ipsecmss_flow_mtu(struct net *net, struct flowi *fl,
  * referenced, or NULL when there is no real one.
  */
 static struct dst_entry *ipsecmss_reverse_route(struct net *net,
+						struct ipsecmss_route_cache *rc,
 						const struct sk_buff *skb,
 						u8 family)
 {
@@ -278,7 +300,7 @@ static struct dst_entry *ipsecmss_reverse_route(struct net *net,
 		fl.u.ip4.daddr = ip_hdr(skb)->saddr;
 	else
 		fl.u.ip6.daddr = ipv6_hdr(skb)->saddr;
-	return ipsecmss_route(net, &fl, family, IPSECMSS_ROUTE_BACK);
+	return ipsecmss_route(net, rc, &fl, family, IPSECMSS_ROUTE_BACK);
 }
 
 /*
@@ -377,10 +399,9 @@ static bool ipsecmss_mirror_stands(const struct xfrm_state *x,
  * xfrm_stateonly_find() finds it, through the mirror cache above.
  */
 static struct xfrm_state *ipsecmss_mirror(struct net *net,
+					  struct ipsecmss_route_cache *rc,
 					  const struct xfrm_state *in)
 {
-	struct ipsecmss_route_cache *rc = IS_ENABLED(CONFIG_DST_CACHE) ?
-					  ipsecmss_routes(net) : NULL;
 	struct ipsecmss_mirror_key key __uninitialized;	/* memset below */
 	struct ipsecmss_mirror *m;
 	struct xfrm_state *out;
@@ -403,7 +424,9 @@ static struct xfrm_state *ipsecmss_mirror(struct net *net,
 				     IPSECMSS_MIRROR_SLOT_BITS);
 		local_bh_disable();	/* the CPU's slot is this context's */
 		m = this_cpu_ptr(&rc->cpu->m[slot]);
-		if (m->spi && !memcmp(&m->key, &key, sizeof(key))) {
+		if (m->spi && ipsecmss_keys_equal((const u32 *)&m->key,
+						  (const u32 *)&key,
+						  sizeof(key) / sizeof(u32))) {
 			spi = m->spi;
 			genid = m->genid;
 		}
@@ -440,8 +463,10 @@ static struct xfrm_state *ipsecmss_mirror(struct net *net,
  * own secpath and the state table, so it never triggers an IKE
  * negotiation, never blocks and is exact from the first SYN on.
  */
-static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
-				  unsigned int cap, struct ipsecmss_path *p)
+static void ipsecmss_secpath_path(struct net *net,
+				  struct ipsecmss_route_cache *rc,
+				  const struct sk_buff *skb, unsigned int cap,
+				  struct ipsecmss_path *p)
 {
 	const struct sec_path *sp = skb_sec_path(skb);
 	/* set before any use: not zeroed on entry (INIT_STACK_ALL_ZERO) */
@@ -461,7 +486,7 @@ static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
 	p->ipsec = true;
 	family = in->props.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	/* the mirror, else any SA between the two (the state lock, _bh) */
-	out = ipsecmss_mirror(net, in);
+	out = ipsecmss_mirror(net, rc, in);
 	if (!out) {
 		xfrm_address_t peer = in->props.saddr, local = in->id.daddr;
 
@@ -485,7 +510,7 @@ static void ipsecmss_secpath_path(struct net *net, const struct sk_buff *skb,
 		if (out && (out->props.smark.v || out->props.smark.m))
 			fl.u.ip6.flowi6_mark = xfrm_smark_get(0, out);
 	}
-	mtu = ipsecmss_flow_mtu(net, &fl, family);
+	mtu = ipsecmss_flow_mtu(net, rc, &fl, family);
 	mtu = ipsecmss_sa_chain_mtu(x, sp->len, mtu, cap, &capped);
 	ipsecmss_take(p, mtu, capped ? IPSECMSS_SRC_CAP : IPSECMSS_SRC_SECPATH,
 		      x[0]->id.spi);
@@ -860,16 +885,17 @@ static void ipsecmss_take_route(struct ipsecmss_path *p, unsigned int mtu,
  * tunnel, which drop it, or in clear), the route back and the IPsec MTU
  * behind its device.
  */
-static void ipsecmss_reverse_path(struct net *net, struct sk_buff *skb,
-				  u8 family, bool defer, unsigned int cap,
-				  struct ipsecmss_path *p)
+static void ipsecmss_reverse_path(struct net *net,
+				  struct ipsecmss_route_cache *rc,
+				  struct sk_buff *skb, u8 family, bool defer,
+				  unsigned int cap, struct ipsecmss_path *p)
 {
 	struct dst_entry *dst;
 
 	/* its locals are not zeroed (INIT_STACK_ALL_ZERO) for a clear SYN */
 	if (skb_sec_path(skb))
-		ipsecmss_secpath_path(net, skb, cap, p);
-	dst = ipsecmss_reverse_route(net, skb, family);
+		ipsecmss_secpath_path(net, rc, skb, cap, p);
+	dst = ipsecmss_reverse_route(net, rc, skb, family);
 	if (!dst)
 		return;
 	ipsecmss_take_route(p, dst_mtu(dst), cap);
@@ -896,7 +922,8 @@ void ipsecmss_late_path(struct net *net, struct sk_buff *skb, u8 family,
 			struct ipsecmss_path *p)
 {
 	if (reverse)
-		ipsecmss_reverse_path(net, skb, family, false, cap, p);
+		ipsecmss_reverse_path(net, ipsecmss_cache(net), skb, family,
+				      false, cap, p);
 	else
 		ipsecmss_forward_path(net, skb_dst(skb), skb, family, false,
 				      cap, p);
@@ -989,11 +1016,12 @@ static struct dst_entry *ipsecmss_output_route(struct net *net,
 }
 
 /* the underlay MTU the --esp and --overhead modes build on */
-unsigned int ipsecmss_plain_mtu(struct net *net, const struct sk_buff *skb,
-				u8 family)
+unsigned int ipsecmss_plain_mtu(struct net *net,
+				struct ipsecmss_route_cache *rc,
+				const struct sk_buff *skb, u8 family)
 {
 	unsigned int fwd = dst_mtu(xfrm_dst_path(skb_dst(skb)));
-	struct dst_entry *rev = ipsecmss_reverse_route(net, skb, family);
+	struct dst_entry *rev = ipsecmss_reverse_route(net, rc, skb, family);
 
 	if (rev) {
 		if (dst_mtu(rev))
@@ -1014,7 +1042,8 @@ static const enum ipsecmss_counter ipsecmss_src_counter[] = {
 
 /* the smaller of both directions; the forward one wins a tie */
 unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
-			       const struct xt_action_param *par, unsigned int cap,
+			       const struct xt_action_param *par,
+			       struct ipsecmss_route_cache *rc, unsigned int cap,
 			       struct ipsecmss_why *why)
 {
 	struct net *net = xt_net(par);
@@ -1027,7 +1056,8 @@ unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
 	ipsecmss_forward_path(net, dst ? dst : skb_dst(skb), skb,
 			      xt_family(par), true, cap, &why->fwd);
 	dst_release(dst);
-	ipsecmss_reverse_path(net, skb, xt_family(par), true, cap, &why->rev);
+	ipsecmss_reverse_path(net, rc, skb, xt_family(par), true, cap,
+			      &why->rev);
 	if (!why->rev.mtu || (why->fwd.mtu && why->fwd.mtu <= why->rev.mtu))
 		c = &why->fwd;
 	else

@@ -161,18 +161,20 @@ static DEFINE_MUTEX(ipsecmss_nat_mutex);
 
 static unsigned int ipsecmss_net_id __read_mostly;
 
-void ipsecmss_count_events(const struct net *net, u32 events)
+/* count @events, BIT(counter) each, in the netns whose data is @in */
+static void ipsecmss_count_in(const struct ipsecmss_net *in, u32 events)
 {
-	struct ipsecmss_stats __percpu *stats;
-
 	BUILD_BUG_ON(IPSECMSS_C_NUM > 32);
-	if (!events)
-		return;
-	stats = ((struct ipsecmss_net *)net_generic(net, ipsecmss_net_id))->stats;
 	while (events) {
-		this_cpu_inc(stats->c[__ffs(events)]);
+		this_cpu_inc(in->stats->c[__ffs(events)]);
 		events &= events - 1;
 	}
+}
+
+void ipsecmss_count_events(const struct net *net, u32 events)
+{
+	if (events)
+		ipsecmss_count_in(net_generic(net, ipsecmss_net_id), events);
 }
 
 void ipsecmss_count(const struct net *net, enum ipsecmss_counter c)
@@ -287,12 +289,14 @@ static bool ipsecmss_needs_route(const struct xt_ipsecmss_tginfo *info)
 
 static unsigned int ipsecmss_target(struct sk_buff *skb,
 				    const struct xt_action_param *par,
+				    const struct ipsecmss_net *in,
 				    struct ipsecmss_why *why)
 {
 	const struct xt_ipsecmss_tginfo *info = par->targinfo;
 	u8 family = xt_family(par);
 	unsigned int iph = family == NFPROTO_IPV4 ? sizeof(struct iphdr) :
 						    sizeof(struct ipv6hdr);
+	struct ipsecmss_route_cache *rc = READ_ONCE(in->routes);
 	struct net *net = xt_net(par);
 	/* filled by ipsecmss_esp_suite() before any read */
 	struct ipsecmss_esp_suite s __uninitialized;
@@ -319,7 +323,7 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 	case XT_IPSECMSS_MODE_SET:
 		return info->mss;
 	case XT_IPSECMSS_MODE_AUTO:
-		mtu = ipsecmss_auto_mtu(skb, par, info->mtu, why);
+		mtu = ipsecmss_auto_mtu(skb, par, rc, info->mtu, why);
 		mss = ipsecmss_mss_for_mtu(mtu, iph);
 		if (!mss) {
 			why->events |= BIT(IPSECMSS_C_AUTO_FAILED);
@@ -330,7 +334,8 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 		}
 		break;
 	case XT_IPSECMSS_MODE_OVERHEAD:
-		mtu = info->mtu ? info->mtu : ipsecmss_plain_mtu(net, skb, family);
+		mtu = info->mtu ? info->mtu : ipsecmss_plain_mtu(net, rc, skb,
+								  family);
 		if (mtu <= info->overhead)
 			return 0;
 		mss = ipsecmss_mss_for_mtu(mtu - info->overhead, iph);
@@ -341,7 +346,8 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 
 		if (ipsecmss_esp_suite(info->suite, &s))
 			return 0;
-		mtu = info->mtu ? info->mtu : ipsecmss_plain_mtu(net, skb, family);
+		mtu = info->mtu ? info->mtu : ipsecmss_plain_mtu(net, rc, skb,
+								  family);
 		mtu = ipsecmss_esp_inner_mtu(mtu, &s, outer == 4 ? 20 : 40,
 					     info->flags & XT_IPSECMSS_F_NATT,
 					     info->flags & XT_IPSECMSS_F_TRANSPORT);
@@ -537,12 +543,15 @@ static enum ipsecmss_hdr ipsecmss_syn_header(const struct sk_buff *skb,
 
 static void ipsecmss_note_syn(struct sk_buff *skb,
 			      const struct xt_action_param *par,
+			      const struct ipsecmss_net *in,
 			      const u8 *th, const struct ipsecmss_why *why);
 
 static unsigned int
 ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 {
-	struct net *net = xt_net(par);
+	/* the netns's counters and caches, looked up once per segment */
+	const struct ipsecmss_net *in = net_generic(xt_net(par),
+						     ipsecmss_net_id);
 	unsigned int thoff = par->thoff, doff, target;
 	/* filled by skb_header_pointer() and the walk before any read */
 	u8 buf[IPSECMSS_TCPHDR_MAX] __uninitialized;
@@ -553,7 +562,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	u8 *th;
 
 	if (par->fragoff) {
-		ipsecmss_count(net, IPSECMSS_C_FRAGMENT);
+		ipsecmss_count_in(in, BIT(IPSECMSS_C_FRAGMENT));
 		return XT_CONTINUE;
 	}
 
@@ -561,7 +570,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	case IPSECMSS_HDR_SYN:
 		break;
 	case IPSECMSS_HDR_NOT_SYN:
-		ipsecmss_count(net, IPSECMSS_C_NOT_SYN);
+		ipsecmss_count_in(in, BIT(IPSECMSS_C_NOT_SYN));
 		return XT_CONTINUE;
 	default:
 		goto malformed;
@@ -573,11 +582,11 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 
 	why.chosen = NULL;
 	why.events = 0;
-	target = ipsecmss_target(skb, par, &why);
+	target = ipsecmss_target(skb, par, in, &why);
 	if (why.chosen && target)
-		ipsecmss_note_syn(skb, par, copy, &why);
+		ipsecmss_note_syn(skb, par, in, copy, &why);
 	if (!target) {
-		ipsecmss_count_events(net, why.events |
+		ipsecmss_count_in(in, why.events |
 				      BIT(IPSECMSS_C_UNCHANGED));
 		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
 			       IPSECMSS_ACT_NO_VALUE, par->targinfo, &why);
@@ -585,14 +594,14 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	}
 
 	if (r == IPSECMSS_NO_MSS) {
-		ipsecmss_count_events(net, why.events);
+		ipsecmss_count_in(in, why.events);
 		if (!ipsecmss_insert_mss(skb, par, doff, target, &why))
 			goto drop;
 		return XT_CONTINUE;
 	}
 
 	if (w.max_mss <= target) {
-		ipsecmss_count_events(net, why.events |
+		ipsecmss_count_in(in, why.events |
 				      BIT(IPSECMSS_C_UNCHANGED));
 		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
 			       IPSECMSS_ACT_UNCHANGED, par->targinfo, &why);
@@ -600,7 +609,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	}
 
 	if (skb_ensure_writable(skb, thoff + doff)) {
-		ipsecmss_count_events(net, why.events);
+		ipsecmss_count_in(in, why.events);
 		goto drop;
 	}
 	/* the bytes just walked; the rewrite checks each recorded offset */
@@ -608,11 +617,11 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	r = ipsecmss_rewrite(th, doff, &w, target, ipsecmss_csum_mode(skb));
 	if (r != IPSECMSS_REWRITTEN) {
 		/* cannot happen: w.max_mss > target was seen in these bytes */
-		ipsecmss_count_events(net, why.events |
+		ipsecmss_count_in(in, why.events |
 				      BIT(IPSECMSS_C_UNCHANGED));
 		return XT_CONTINUE;
 	}
-	ipsecmss_count_events(net, why.events | BIT(IPSECMSS_C_REWRITTEN));
+	ipsecmss_count_in(in, why.events | BIT(IPSECMSS_C_REWRITTEN));
 	ipsecmss_trace(skb, xt_family(par), th, w.max_mss, target,
 		       IPSECMSS_ACT_REWRITTEN, par->targinfo, &why);
 	if (READ_ONCE(log_rewrites))
@@ -621,9 +630,9 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	return XT_CONTINUE;
 
 malformed:
-	ipsecmss_count(net, IPSECMSS_C_MALFORMED);
+	ipsecmss_count_in(in, BIT(IPSECMSS_C_MALFORMED));
 drop:
-	ipsecmss_count(net, IPSECMSS_C_DROPPED);
+	ipsecmss_count_in(in, BIT(IPSECMSS_C_DROPPED));
 	return NF_DROP;
 }
 
@@ -772,16 +781,15 @@ static bool ipsecmss_note_take(const struct sk_buff *skb,
 
 static void ipsecmss_note_syn(struct sk_buff *skb,
 			      const struct xt_action_param *par,
+			      const struct ipsecmss_net *in,
 			      const u8 *th, const struct ipsecmss_why *why)
 {
 	const struct xt_ipsecmss_tginfo *info = par->targinfo;
-	struct ipsecmss_net *in;
 	struct ipsecmss_note n;
 
 	/* no conntrack, no NAT: only a deferred lookup needs the hook */
 	if (!skb_nfct(skb) && !why->fwd.deferred && !why->rev.deferred)
 		return;
-	in = net_generic(xt_net(par), ipsecmss_net_id);
 	if (!READ_ONCE(in->nat_hooks))
 		return;
 	n.net = xt_net(par);

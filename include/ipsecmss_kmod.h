@@ -103,6 +103,8 @@ static inline bool ipsecmss_real_route(const struct dst_entry *dst)
  * ipsecmss_auto_mtu() - the --auto path MTU of one segment, in bytes
  * @skb:   the segment; its route and secpath are read, never changed
  * @par:   the rule's hook, family and netns
+ * @rc:    that netns's route and mirror caches (ipsecmss_routes()), NULL
+ *         for none (every lookup is then made afresh)
  * @cap:   the rule's --mtu cap on the underlay (576..65535), 0 for none
  * @why:   filled with both directions and the one that decided
  *
@@ -116,7 +118,8 @@ static inline bool ipsecmss_real_route(const struct dst_entry *dst)
  * the kernel offers a way to know (see the man page).
  */
 unsigned int ipsecmss_auto_mtu(struct sk_buff *skb,
-			       const struct xt_action_param *par, unsigned int cap,
+			       const struct xt_action_param *par,
+			       struct ipsecmss_route_cache *rc, unsigned int cap,
 			       struct ipsecmss_why *why);
 
 /*
@@ -144,9 +147,11 @@ void ipsecmss_take_bundle(struct ipsecmss_path *p, const struct dst_entry *dst,
 
 /*
  * ipsecmss_plain_mtu() - the plain route MTU --esp and --overhead build on:
- * the smaller of the segment's route below any bundle and the route back.
+ * the smaller of the segment's route below any bundle and the route back
+ * (through @rc, as for ipsecmss_auto_mtu()).
  */
-unsigned int ipsecmss_plain_mtu(struct net *net, const struct sk_buff *skb,
-				u8 family);
+unsigned int ipsecmss_plain_mtu(struct net *net,
+				struct ipsecmss_route_cache *rc,
+				const struct sk_buff *skb, u8 family);
 
 #endif /* _IPSECMSS_KMOD_H */
