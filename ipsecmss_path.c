@@ -86,17 +86,19 @@ struct ipsecmss_route_key {
  * the netns-wide state lock for every SYN that came out of IPsec.  Each
  * CPU keeps, per slot, the mirror it last found for an inbound SA's keys
  * (the SPI and genid of that mirror).  A hit looks the SA up again by its
- * SPI, with xfrm_state_lookup() (RCU, no lock: xfrm_input()'s own lookup),
- * and keeps it only while the kernel would keep a bundle over it, as
- * xfrm_bundle_ok() tests: still XFRM_STATE_VALID, the same genid.
- * __xfrm_state_bump_genids() bumps that genid when an SA of the same
- * reqid, addresses, mark and if_id is inserted (a rekey), so a rekey, a
- * deleted or expired mirror, or a new SA of the same CHILD_SA sends the
- * next SYN back to xfrm_stateonly_find().  As for a bundle
- * (xfrm_bundle_create() reads the genid without the lock), a genid read
- * just after an insert may be the bumped one: then the old SA stands until
- * it is deleted.  Only a reqid match is kept, never a miss: the any-SA
- * fallback has no genid that follows its rekeys.
+ * SPI, with xfrm_state_lookup() (RCU, no lock), and keeps it only while
+ * the kernel would keep a bundle over it, as xfrm_bundle_ok() tests: still
+ * XFRM_STATE_VALID, the same genid.  __xfrm_state_bump_genids() bumps that
+ * genid when an SA of the same reqid, addresses, mark and if_id is
+ * inserted with XFRM_MSG_NEWSA (a rekey, as strongSwan and libreswan
+ * install it), so a rekey, a deleted or expired mirror, or a new SA of the
+ * same CHILD_SA sends the next SYN back to xfrm_stateonly_find().  Not
+ * seen: an outbound SA completed from a larval one by XFRM_MSG_UPDSA
+ * (xfrm_state_update() inserts it without bumping), a newer SA that only
+ * another CPU's per-CPU SAs (7.x pcpu_num) or another mark mask would
+ * match; the old SA then stands until it is deleted or expires.  Only a
+ * reqid match is kept, never a miss: the any-SA fallback has no genid that
+ * follows its rekeys.
  */
 #define IPSECMSS_MIRROR_SLOT_BITS 4
 #define IPSECMSS_MIRROR_SLOTS BIT(IPSECMSS_MIRROR_SLOT_BITS)
@@ -445,12 +447,28 @@ static struct xfrm_state *ipsecmss_mirror(struct net *net,
 				  &key.local, key.family, key.mode, key.proto,
 				  key.reqid);
 	if (out && rc) {
-		local_bh_disable();
-		m = this_cpu_ptr(&rc->cpu->m[slot]);
-		m->key = key;
-		m->spi = out->id.spi;
-		m->genid = READ_ONCE(out->genid);
-		local_bh_enable();
+		struct xfrm_state *again;
+
+		/*
+		 * The genid is read after the lock was dropped: a rekey in
+		 * between would leave the old SA cached with the bumped one.
+		 * Kept only if the state table still gives this SA after the
+		 * read (a rekey after it bumps what is kept).
+		 */
+		genid = READ_ONCE(out->genid);
+		again = xfrm_stateonly_find(net, key.mark, key.if_id, &key.peer,
+					    &key.local, key.family, key.mode,
+					    key.proto, key.reqid);
+		if (again == out) {
+			local_bh_disable();
+			m = this_cpu_ptr(&rc->cpu->m[slot]);
+			m->key = key;
+			m->spi = out->id.spi;
+			m->genid = genid;
+			local_bh_enable();
+		}
+		if (again)
+			xfrm_state_put(again);
 	}
 	return out;
 }

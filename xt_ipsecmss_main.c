@@ -186,7 +186,8 @@ struct ipsecmss_route_cache *ipsecmss_routes(const struct net *net)
 {
 	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
 
-	return READ_ONCE(in->routes);
+	/* pairs with ipsecmss_routes_get(): its per-CPU parts are set */
+	return smp_load_acquire(&in->routes);
 }
 
 /* a route cache for a netns that gets a route-derived rule */
@@ -197,7 +198,8 @@ static void ipsecmss_routes_get(struct net *net)
 	mutex_lock(&ipsecmss_nat_mutex);
 	/* without one (no memory), every lookup is made afresh */
 	if (!in->routes)
-		WRITE_ONCE(in->routes, ipsecmss_routes_alloc());
+		/* after its per-CPU parts: readers take no lock */
+		smp_store_release(&in->routes, ipsecmss_routes_alloc());
 	mutex_unlock(&ipsecmss_nat_mutex);
 }
 
@@ -296,7 +298,8 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 	u8 family = xt_family(par);
 	unsigned int iph = family == NFPROTO_IPV4 ? sizeof(struct iphdr) :
 						    sizeof(struct ipv6hdr);
-	struct ipsecmss_route_cache *rc = READ_ONCE(in->routes);
+	/* pairs with ipsecmss_routes_get(): its per-CPU parts are set */
+	struct ipsecmss_route_cache *rc = smp_load_acquire(&in->routes);
 	struct net *net = xt_net(par);
 	/* filled by ipsecmss_esp_suite() before any read */
 	struct ipsecmss_esp_suite s __uninitialized;
@@ -587,7 +590,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 		ipsecmss_note_syn(skb, par, in, copy, &why);
 	if (!target) {
 		ipsecmss_count_in(in, why.events |
-				      BIT(IPSECMSS_C_UNCHANGED));
+				  BIT(IPSECMSS_C_UNCHANGED));
 		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
 			       IPSECMSS_ACT_NO_VALUE, par->targinfo, &why);
 		return XT_CONTINUE;
@@ -602,7 +605,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 
 	if (w.max_mss <= target) {
 		ipsecmss_count_in(in, why.events |
-				      BIT(IPSECMSS_C_UNCHANGED));
+				  BIT(IPSECMSS_C_UNCHANGED));
 		ipsecmss_trace(skb, xt_family(par), copy, w.max_mss, w.max_mss,
 			       IPSECMSS_ACT_UNCHANGED, par->targinfo, &why);
 		return XT_CONTINUE;
@@ -618,7 +621,7 @@ ipsecmss_tg(struct sk_buff *skb, const struct xt_action_param *par)
 	if (r != IPSECMSS_REWRITTEN) {
 		/* cannot happen: w.max_mss > target was seen in these bytes */
 		ipsecmss_count_in(in, why.events |
-				      BIT(IPSECMSS_C_UNCHANGED));
+				  BIT(IPSECMSS_C_UNCHANGED));
 		return XT_CONTINUE;
 	}
 	ipsecmss_count_in(in, why.events | BIT(IPSECMSS_C_REWRITTEN));
