@@ -197,12 +197,6 @@ static bool ipsecmss_keys_equal(const u32 *a, const u32 *b,
 	return !d;
 }
 
-/* @net's route and mirror caches, NULL if it has none: once per SYN */
-static struct ipsecmss_route_cache *ipsecmss_cache(const struct net *net)
-{
-	return IS_ENABLED(CONFIG_DST_CACHE) ? ipsecmss_routes(net) : NULL;
-}
-
 /*
  * A plain route (never through xfrm: no protocol in the flow) for @fl,
  * which holds only a destination, a source and a mark, the way nf_route()
@@ -219,6 +213,9 @@ static struct dst_entry *ipsecmss_route(struct net *net,
 	struct dst_entry *dst = NULL;
 	unsigned int slot = 0;
 
+	/* without CONFIG_DST_CACHE there is none, and no dst_cache call */
+	if (!IS_ENABLED(CONFIG_DST_CACHE))
+		rc = NULL;
 	if (rc) {
 		memset(&key, 0, sizeof(key));
 		key.family = family;
@@ -398,7 +395,9 @@ static bool ipsecmss_mirror_stands(const struct xfrm_state *x,
  * The mirror of the inbound SA @in, referenced, or NULL: the SA of the
  * same CHILD_SA (IKE daemons give both directions one reqid), same mode,
  * if_id, mark and protocol, peer and local swapped, as
- * xfrm_stateonly_find() finds it, through the mirror cache above.
+ * xfrm_stateonly_find() finds it, through the mirror cache above; else
+ * any SA between the two (xfrm_state_lookup_byaddr()).  Both take the
+ * state lock with spin_lock_bh: softirq or process context.
  */
 static struct xfrm_state *ipsecmss_mirror(struct net *net,
 					  struct ipsecmss_route_cache *rc,
@@ -442,11 +441,14 @@ static struct xfrm_state *ipsecmss_mirror(struct net *net,
 		if (out)
 			xfrm_state_put(out);
 	}
-	/* takes the state lock with spin_lock_bh: softirq or process context */
 	out = xfrm_stateonly_find(net, key.mark, key.if_id, &key.peer,
 				  &key.local, key.family, key.mode, key.proto,
 				  key.reqid);
-	if (out && rc) {
+	if (!out)
+		return xfrm_state_lookup_byaddr(net, key.mark, &key.peer,
+						&key.local, key.proto,
+						key.family);
+	if (rc) {
 		struct xfrm_state *again;
 
 		/*
@@ -503,15 +505,7 @@ static void ipsecmss_secpath_path(struct net *net,
 	in = x[0];
 	p->ipsec = true;
 	family = in->props.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-	/* the mirror, else any SA between the two (the state lock, _bh) */
 	out = ipsecmss_mirror(net, rc, in);
-	if (!out) {
-		xfrm_address_t peer = in->props.saddr, local = in->id.daddr;
-
-		out = xfrm_state_lookup_byaddr(net, in->mark.v & in->mark.m,
-					       &peer, &local, in->id.proto,
-					       in->props.family);
-	}
 	if (out)
 		x[0] = out;
 
@@ -940,7 +934,7 @@ void ipsecmss_late_path(struct net *net, struct sk_buff *skb, u8 family,
 			struct ipsecmss_path *p)
 {
 	if (reverse)
-		ipsecmss_reverse_path(net, ipsecmss_cache(net), skb, family,
+		ipsecmss_reverse_path(net, ipsecmss_routes(net), skb, family,
 				      false, cap, p);
 	else
 		ipsecmss_forward_path(net, skb_dst(skb), skb, family, false,

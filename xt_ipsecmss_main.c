@@ -182,12 +182,17 @@ void ipsecmss_count(const struct net *net, enum ipsecmss_counter c)
 	ipsecmss_count_events(net, BIT(c));
 }
 
-struct ipsecmss_route_cache *ipsecmss_routes(const struct net *net)
+/* @in's route and mirror caches, NULL if it has none */
+static struct ipsecmss_route_cache *
+ipsecmss_in_routes(const struct ipsecmss_net *in)
 {
-	struct ipsecmss_net *in = net_generic(net, ipsecmss_net_id);
-
 	/* pairs with ipsecmss_routes_get(): its per-CPU parts are set */
 	return smp_load_acquire(&in->routes);
+}
+
+struct ipsecmss_route_cache *ipsecmss_routes(const struct net *net)
+{
+	return ipsecmss_in_routes(net_generic(net, ipsecmss_net_id));
 }
 
 /* a route cache for a netns that gets a route-derived rule */
@@ -298,8 +303,7 @@ static unsigned int ipsecmss_target(struct sk_buff *skb,
 	u8 family = xt_family(par);
 	unsigned int iph = family == NFPROTO_IPV4 ? sizeof(struct iphdr) :
 						    sizeof(struct ipv6hdr);
-	/* pairs with ipsecmss_routes_get(): its per-CPU parts are set */
-	struct ipsecmss_route_cache *rc = smp_load_acquire(&in->routes);
+	struct ipsecmss_route_cache *rc = ipsecmss_in_routes(in);
 	struct net *net = xt_net(par);
 	/* filled by ipsecmss_esp_suite() before any read */
 	struct ipsecmss_esp_suite s __uninitialized;

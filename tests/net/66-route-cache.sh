@@ -320,7 +320,8 @@ step_rekey() {
 	outer_addrs
 	num "$a" || { fail "$n" "no base value"; return; }
 	spi=$(printf '0x%x0a2' "$f")
-	if [ "$f" = 6 ]; then ci=$IPSEC_CLIENT6/128 sn=$IPSEC_SRVNET6; else ci=$IPSEC_CLIENT4/32 sn=$IPSEC_SRVNET4; fi
+	ci=$(client_of "$f")/$(plen_of "$f")
+	if [ "$f" = 6 ]; then sn=$IPSEC_SRVNET6; else sn=$IPSEC_SRVNET4; fi
 	ipsec_suite aes-cbc-sha512 && alg=$IPSEC_ALG_G2C
 	ipsec_suite "$IPSEC_SUITE"
 	# shellcheck disable=SC2086 # $alg: the algorithm's words
