@@ -85,7 +85,8 @@ fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # IPSECMSS against TCPMSS and no rule: SYN rate, bulk TCP, instructions per
-# SYN, MSS efficiency over real SAs; in a VM, ~9 min on an idle host; writes
+# SYN, MSS efficiency over real SAs; in a VM booted 5 times (BENCH_BOOTS),
+# ~19 min on an idle host; writes
 # tests/bench/RESULTS.md and efficiency.svg, ends with five "ratio" lines
 # (set-mss, auto, bulk, auto-nat, auto-plain; targets in report.py)
 bench:
