@@ -113,9 +113,11 @@ scene_rw() {
 
 # rekey: rw's CHILD_SA rekeyed by the gateway during a long download.
 scene_rekey() {
-	local old long ts spi s i running got secs port st mss before after fam out
+	local old long ts spi s i running got secs port st mss before after fam out from
 	rules_on || fail sw-rekey-rules "rules refused"
 	read -r old _ <<<"$(ike_out_spis)"
+	# the capture's lines so far: an earlier connection may have used the port
+	from=$(ipsec_syn_lines)
 	ip netns exec "$IPSEC_NS_CL" /usr/bin/python3 "$IPSEC_XFER" fetch "$IPSEC_SERVER4" "$IPSEC_PORT" \
 		"$LONG_BYTES" 120 --src "$IPSEC_CLIENT4" >"$IPSEC_DIR/long.out" 2>&1 &
 	long=$!
@@ -149,7 +151,7 @@ scene_rekey() {
 	fi
 	wait $long
 	read -r got secs port st <"$IPSEC_DIR/long.out"
-	mss=$(ipsec_seen_mss S "${port:-0}")
+	mss=$(ipsec_seen_mss S "${port:-0}" "$from")
 	after=$(sa_bytes "${spi:-0}")
 	note "rekey: long download $got/$LONG_BYTES bytes in ${secs}s at MSS $mss ($st); the new outbound SA carried ${after:-0} bytes of it"
 	if [ "${st:-}" = ok ] && [ "$got" = "$LONG_BYTES" ] && [ "$mss" = "${IKE_EDGE[4]:-x}" ]; then
