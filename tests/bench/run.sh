@@ -92,7 +92,8 @@ others=$(pgrep -f -c '^qemu-system-x86_64 ' 2>/dev/null)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "${BENCH_SKIP_VM:-0}" != 1 ]; then
 	: >"$out/cpu-marks.txt"
-	rm -f "$out"/vm-data-[0-9]*.raw
+	# a former run's later boots (it may have had more)
+	rm -f "$out"/vm-data-[0-9]*.raw "$out"/vm-[0-9]*.log
 	for boot in $(seq 1 "$boots"); do
 		args=${BENCH_VM_ARGS:-}
 		braw=$raw
